@@ -1,0 +1,53 @@
+# Portail des Relais Numériques — make run · make test · make bench
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8000
+export FLASK_APP := wsgi
+
+.PHONY: run test test-e2e bench setup vendor db demo clean
+
+run: setup db demo
+	@echo "Portail : http://$(HOST):$(PORT)/  (Ctrl+C pour arrêter)"
+	$(BIN)/waitress-serve --host $(HOST) --port $(PORT) --threads 8 wsgi:app
+
+test: $(VENV)/.dev-installed vendor
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(VENV)/.dev-installed vendor
+	$(BIN)/python -m pytest tests/bench -p no:cacheprovider -s
+
+setup: $(VENV)/.installed vendor
+
+db: setup
+	$(BIN)/flask db upgrade
+
+demo: db
+	$(BIN)/flask seed-demo
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt $(BIN)/python
+	$(BIN)/pip install -q -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
+	$(BIN)/pip install -q -r requirements-dev.txt
+	touch $@
+
+# htmx (and, for tests, axe-core) come from the npm registry, pinned by package-lock.json.
+# Without npm the portal still works: every page is plain HTML first.
+vendor:
+	@if command -v npm >/dev/null 2>&1; then \
+		[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; \
+		mkdir -p portal/static/vendor; \
+		cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx.min.js; \
+	else \
+		echo "npm introuvable : le portail fonctionne sans JavaScript (htmx non installé)."; \
+	fi
+
+clean:
+	rm -rf $(VENV) node_modules portal/static/vendor .pytest_cache

@@ -1,0 +1,40 @@
+"""Default configuration; instance/config.py, FLASK_* variables and the test dict override it."""
+from datetime import timedelta
+
+
+class Defaults:
+    """Settings for the embedded default (SQLite + waitress)."""
+
+    # ENV = "production" turns on the production checks (secret key, secure cookies).
+    ENV = "embedded"
+    SECRET_KEY = None  # generated once into instance/secret_key unless set
+    SQLALCHEMY_DATABASE_URI = None  # defaults to instance/portal.sqlite3
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+
+    SESSION_COOKIE_NAME = "relais_session"
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False  # also set on every HTTPS request, see security.py
+    PERMANENT_SESSION_LIFETIME = timedelta(hours=10)
+    IDLE_TIMEOUT_MINUTES = 60
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+    WTF_CSRF_SSL_STRICT = True
+
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_FAILURE_WINDOW_MINUTES = 15
+    PASSWORD_MIN_LENGTH = 10
+    PASSWORD_HASH_METHOD = "scrypt"  # werkzeug method; tests use a cheaper one
+
+    # Number of reverse proxies in front of the app whose X-Forwarded-* are trusted.
+    TRUSTED_PROXIES = 0
+
+    COMPRESS_ALGORITHM = ["br", "gzip"]
+    COMPRESS_MIMETYPES = [
+        "text/html", "text/css", "text/javascript", "application/javascript",
+        "application/json", "text/csv", "image/svg+xml",
+    ]
+    STATIC_MAX_AGE = 31536000
+
+    TIMEZONE = "Europe/Paris"
+    LOCALE = "fr_FR"

@@ -1,0 +1,46 @@
+"""Forms for territories and relays."""
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Regexp
+
+
+def strip(value):
+    return value.strip() if isinstance(value, str) else value
+
+
+def upper(value):
+    return value.strip().upper() if isinstance(value, str) else value
+
+
+class TerritoryForm(FlaskForm):
+    name = StringField("Nom", filters=[strip], validators=[
+        DataRequired("Saisissez le nom du territoire."),
+        Length(max=120, message="120 caractères au plus."),
+    ])
+
+
+class RelayForm(FlaskForm):
+    name = StringField("Nom de la structure", filters=[strip], validators=[
+        DataRequired("Saisissez le nom de la structure."),
+        Length(max=120, message="120 caractères au plus."),
+    ])
+    organisation = StringField("Organisme porteur", filters=[strip], validators=[
+        Length(max=160, message="160 caractères au plus."),
+    ])
+    town = StringField("Commune", filters=[strip], validators=[
+        DataRequired("Saisissez la commune."),
+        Length(max=80, message="80 caractères au plus."),
+    ])
+    code = StringField(
+        "Code court", filters=[upper],
+        description="2 à 12 lettres ou chiffres, imprimé dans les numéros de reçu (ex. SPFGAP).",
+        validators=[
+            DataRequired("Saisissez un code court."),
+            Regexp(r"^[A-Z0-9]{2,12}$", message="De 2 à 12 lettres majuscules ou chiffres, sans espace ni accent."),
+        ],
+    )
+    address = TextAreaField("Adresse", filters=[strip], validators=[
+        Length(max=300, message="300 caractères au plus."),
+    ])
+    territory_id = SelectField("Territoire", coerce=int, validate_choice=True)
+    active = BooleanField("Structure active", default=True)

@@ -1,0 +1,65 @@
+"""Jinja filters for French money, numbers and dates, and the navigation by role."""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_currency, format_decimal
+from flask import current_app
+from flask_login import current_user
+
+from .security import Role
+
+
+def money(cents: int | None) -> str:
+    """1234 → « 12,34 € »."""
+    if cents is None:
+        return ""
+    return format_currency(cents / 100, "EUR", locale=current_app.config["LOCALE"])
+
+
+def number(value) -> str:
+    return format_decimal(value, locale=current_app.config["LOCALE"])
+
+
+def local_datetime(value: datetime | None, fmt: str = "d MMM y 'à' HH:mm") -> str:
+    """A naive UTC datetime shown in the portal's time zone (Europe/Paris)."""
+    if value is None:
+        return ""
+    aware = value.replace(tzinfo=ZoneInfo("UTC"))
+    return format_datetime(
+        aware, fmt, tzinfo=ZoneInfo(current_app.config["TIMEZONE"]),
+        locale=current_app.config["LOCALE"],
+    )
+
+
+def local_date(value, fmt: str = "d MMMM y") -> str:
+    if value is None:
+        return ""
+    return format_date(value, fmt, locale=current_app.config["LOCALE"])
+
+
+# (endpoint, label, roles that see it) — the order of the navigation bar.
+NAVIGATION = [
+    ("home.index", "Accueil", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
+    ("relays.index", "Structures", {Role.COORDINATOR, Role.ADMIN}),
+    ("users.index", "Comptes", {Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
+    ("relays.territories", "Territoires", {Role.ADMIN}),
+    ("audit.index", "Journal", {Role.ADMIN}),
+]
+
+
+def navigation() -> list[tuple[str, str]]:
+    """The (endpoint, label) links the current user's role can use."""
+    if not current_user.is_authenticated:
+        return []
+    return [(endpoint, label) for endpoint, label, roles in NAVIGATION if current_user.role in roles]
+
+
+def init_app(app) -> None:
+    app.jinja_env.filters.update(
+        money=money, number=number, datetime=local_datetime, date=local_date
+    )
+    app.jinja_env.globals["navigation"] = navigation
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True

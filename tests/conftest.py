@@ -1,0 +1,145 @@
+"""Fixtures: a migrated database per run (SQLite, or PostgreSQL when TEST_DATABASE_URL is set),
+an app and client per test, factories for territories, relays and users."""
+import os
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+from portal import create_app
+from portal.extensions import db
+from portal.relays.models import Relay, Territory
+from portal.security import Role
+from portal.users.models import User
+
+PASSWORD = "un-mot-de-passe-de-test"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """A fresh database for this run: a SQLite file, or a new PostgreSQL schema dropped at the end."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        return
+    url = url.replace("postgresql://", "postgresql+psycopg://", 1)
+    schema = f"test_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in url else "?"
+    yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+    admin.dispose()
+
+
+def make_test_app(database_url, **overrides):
+    config = {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-not-for-production-0123456789",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "WTF_CSRF_ENABLED": False,
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SERVER_NAME": None,
+    }
+    config.update(overrides)
+    return create_app(config)
+
+
+@pytest.fixture(scope="session")
+def migrated(database_url):
+    """Apply the Alembic migrations once: the tests run on the schema production gets."""
+    app = make_test_app(database_url)
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return database_url
+
+
+def _empty_all_tables():
+    tables = [t for t in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        names = ", ".join(f'"{t.name}"' for t in tables)
+        db.session.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(table.delete())
+    db.session.commit()
+
+
+@pytest.fixture
+def app_config():
+    """Override in a test module (or with indirect parametrisation) to change the config."""
+    return {}
+
+
+@pytest.fixture
+def app(migrated, app_config):
+    app = make_test_app(migrated, **app_config)
+    with app.app_context():
+        yield app
+        db.session.remove()
+        _empty_all_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+# --- factories -------------------------------------------------------------
+
+@pytest.fixture
+def make_territory(app):
+    def make(name=None):
+        territory = Territory(name=name or f"Territoire {uuid.uuid4().hex[:6]}")
+        db.session.add(territory)
+        db.session.commit()
+        return territory
+    return make
+
+
+@pytest.fixture
+def make_relay(app, make_territory):
+    def make(territory=None, name=None, code=None, **fields):
+        suffix = uuid.uuid4().hex[:6].upper()
+        relay = Relay(territory=territory or make_territory(), name=name or f"Relais {suffix}",
+                      code=code or f"R{suffix}", town=fields.pop("town", "Gap"), **fields)
+        db.session.add(relay)
+        db.session.commit()
+        return relay
+    return make
+
+
+@pytest.fixture
+def make_user(app, make_relay):
+    def make(role=Role.VOLUNTEER, relay=None, territory=None, email=None, password=PASSWORD, **fields):
+        if role in (Role.VOLUNTEER, Role.MANAGER) and relay is None:
+            relay = make_relay()
+        if role == Role.COORDINATOR and territory is None:
+            territory = relay.territory if relay else make_relay().territory
+        user = User(role=role, relay=relay if role in (Role.VOLUNTEER, Role.MANAGER) else None,
+                    territory=territory if role == Role.COORDINATOR else None,
+                    email=email or f"{role}-{uuid.uuid4().hex[:8]}@test.example",
+                    display_name=fields.pop("display_name", f"{role.title()} de test"), **fields)
+        user.set_password(password)
+        db.session.add(user)
+        db.session.commit()
+        return user
+    return make
+
+
+@pytest.fixture
+def login(client):
+    """Log `user` in on the test client; returns the response of the login POST."""
+    def do_login(user, password=PASSWORD):
+        return client.post("/login", data={"email": user.email, "password": password})
+    return do_login
