@@ -13,9 +13,9 @@ from .extensions import compress, csrf, db, login_manager, migrate
 WEAK_SECRETS = {"", "dev", "secret", "change-me", "changeme", "development", "test"}
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, instance_path: str | None = None) -> Flask:
     """Build the app: defaults → instance/config.py → FLASK_* variables → test_config."""
-    app = Flask(__name__, instance_relative_config=True)
+    app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     app.config.from_object(Defaults)
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env()

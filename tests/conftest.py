@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 from portal import create_app
@@ -69,15 +70,29 @@ def _empty_all_tables():
     db.session.commit()
 
 
+class IsolatedClient(FlaskClient):
+    """Each request runs in its own app context (own `g`, own database session), as in production.
+
+    Without this, requests would share the fixture's app context, so Flask-Login's cached user
+    and the SQLAlchemy identity map would leak from one request (or one client) to the next."""
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            response = super().open(*args, **kwargs)
+        db.session.rollback()  # the test's own session sees what the request committed
+        return response
+
+
 @pytest.fixture
-def app_config():
-    """Override in a test module (or with indirect parametrisation) to change the config."""
-    return {}
+def app_config(request):
+    """Config overrides: parametrize a test with indirect=True, e.g. [{"WTF_CSRF_ENABLED": True}]."""
+    return getattr(request, "param", {})
 
 
 @pytest.fixture
 def app(migrated, app_config):
     app = make_test_app(migrated, **app_config)
+    app.test_client_class = IsolatedClient
     with app.app_context():
         yield app
         db.session.remove()

@@ -54,7 +54,9 @@ def end_idle_session():
 
 def _safe_next(target: str | None) -> str:
     """Only a path of this site, never another host."""
-    if target and target.startswith("/") and not target.startswith("//") and not urlsplit(target).netloc:
+    # Browsers read "/\\host" as "//host": refuse backslashes too.
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target \
+            and not urlsplit(target).netloc:
         return target
     return url_for("home.index")
 
