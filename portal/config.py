@@ -20,6 +20,7 @@ class Defaults:
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
     WTF_CSRF_SSL_STRICT = True
+    WTF_I18N_ENABLED = False  # WTForms' own French messages (see portal/forms.py)
 
     LOGIN_MAX_FAILURES = 5
     LOGIN_FAILURE_WINDOW_MINUTES = 15

@@ -3,9 +3,10 @@ from functools import lru_cache
 from pathlib import Path
 
 from flask import current_app
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
+
+from ..forms import Form
 
 
 @lru_cache(maxsize=1)
@@ -37,7 +38,7 @@ def normalise_email(value: str | None) -> str:
     return (value or "").strip().lower()
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = StringField(
         "Adresse e-mail", filters=[normalise_email],
         validators=[DataRequired("Saisissez votre adresse e-mail.")],
@@ -49,7 +50,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current = PasswordField(
         "Mot de passe actuel", validators=[DataRequired("Saisissez votre mot de passe actuel.")],
         render_kw={"autocomplete": "current-password"},

@@ -1,25 +1,18 @@
 """Forms for territories and relays."""
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Regexp
 
-
-def strip(value):
-    return value.strip() if isinstance(value, str) else value
+from ..forms import Form, strip, upper
 
 
-def upper(value):
-    return value.strip().upper() if isinstance(value, str) else value
-
-
-class TerritoryForm(FlaskForm):
+class TerritoryForm(Form):
     name = StringField("Nom", filters=[strip], validators=[
         DataRequired("Saisissez le nom du territoire."),
         Length(max=120, message="120 caractères au plus."),
     ])
 
 
-class RelayForm(FlaskForm):
+class RelayForm(Form):
     name = StringField("Nom de la structure", filters=[strip], validators=[
         DataRequired("Saisissez le nom de la structure."),
         Length(max=120, message="120 caractères au plus."),

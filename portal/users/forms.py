@@ -1,16 +1,15 @@
 """The account form used by admins, coordinators and managers."""
-from flask_wtf import FlaskForm
 from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ..auth.forms import normalise_email, strong_password
-from ..relays.forms import strip
+from ..forms import Form, strip
 from ..security import RELAY_ROLES, Role
 
 NO_CHOICE = 0
 
 
-class UserForm(FlaskForm):
+class UserForm(Form):
     email = StringField("Adresse e-mail", filters=[normalise_email], validators=[
         DataRequired("Saisissez l'adresse e-mail."),
         Length(max=254, message="254 caractères au plus."),

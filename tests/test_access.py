@@ -1,0 +1,104 @@
+"""Who may open what: role × route × own/other relay → status. Every route of the app is here.
+
+"own" objects belong to the user's relay (or territory); "other" ones to a relay of another
+territory. Another relay's object answers 404, never 403 with data."""
+import pytest
+
+from portal.security import Role
+
+ANON, VOL, MGR, COORD, ADMIN = "anonymous", Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN
+ROLES = [ANON, VOL, MGR, COORD, ADMIN]
+LOGIN = 303  # anonymous users are sent to the login page
+
+
+def row(method, rule, anon=LOGIN, vol=403, mgr=403, coord=403, admin=403, other=None):
+    """Expected status per role on own objects, and on another relay's objects (`other`)."""
+    own = dict(zip(ROLES, (anon, vol, mgr, coord, admin)))
+    return method, rule, own, own | (other or {})
+
+
+TABLE = [
+    row("GET", "/", vol=200, mgr=200, coord=200, admin=200),
+    row("GET", "/healthz", anon=200, vol=200, mgr=200, coord=200, admin=200),
+    row("GET", "/login", anon=200, vol=303, mgr=303, coord=303, admin=303),
+    row("POST", "/login", anon=422, vol=303, mgr=303, coord=303, admin=303),
+    row("POST", "/logout", vol=303, mgr=303, coord=303, admin=303),
+    row("GET", "/password", vol=200, mgr=200, coord=200, admin=200),
+    row("POST", "/password", vol=422, mgr=422, coord=422, admin=422),
+    row("GET", "/territories/", admin=200),
+    row("GET", "/territories/new", admin=200),
+    row("POST", "/territories/new", admin=422),
+    row("GET", "/territories/<int:territory_id>/edit", admin=200),
+    row("POST", "/territories/<int:territory_id>/edit", admin=422),
+    row("GET", "/relays/", coord=200, admin=200),
+    row("GET", "/relays/new", coord=200, admin=200),
+    row("POST", "/relays/new", coord=422, admin=422),
+    row("GET", "/relays/<int:relay_id>", mgr=200, coord=200, admin=200, other={MGR: 404, COORD: 404}),
+    row("GET", "/relays/<int:relay_id>/edit", coord=200, admin=200, other={COORD: 404}),
+    row("POST", "/relays/<int:relay_id>/edit", coord=422, admin=422, other={COORD: 404}),
+    row("GET", "/users/", mgr=200, coord=200, admin=200),
+    row("GET", "/users/new", mgr=200, coord=200, admin=200),
+    row("POST", "/users/new", mgr=422, coord=422, admin=422),
+    row("GET", "/users/<int:user_id>/edit", mgr=200, coord=200, admin=200, other={MGR: 404, COORD: 404}),
+    row("POST", "/users/<int:user_id>/edit", mgr=422, coord=422, admin=422, other={MGR: 404, COORD: 404}),
+    row("POST", "/users/<int:user_id>/deactivate", mgr=303, coord=303, admin=303, other={MGR: 404, COORD: 404}),
+    row("POST", "/users/<int:user_id>/activate", mgr=303, coord=303, admin=303, other={MGR: 404, COORD: 404}),
+    row("GET", "/audit/", admin=200),
+    row("GET", "/static/<path:filename>", anon=200, vol=200, mgr=200, coord=200, admin=200),
+]
+
+INVALID = {"name": "", "email": "", "current": ""}
+
+CASES = [
+    pytest.param(method, rule, role, where, expected[role], id=f"{method} {rule} {role} {where}")
+    for method, rule, own, other in TABLE
+    for where, expected in (("own", own), ("other", other))
+    if where == "own" or "<int:" in rule
+    for role in ROLES
+]
+
+
+@pytest.fixture
+def world(make_territory, make_relay, make_user):
+    """Territory A with our relay, territory B with another relay; one account per role in A."""
+    here, there = make_territory("A"), make_territory("B")
+    ours, theirs = make_relay(here, code="OURS"), make_relay(there, code="THEIRS")
+    users = {
+        VOL: make_user(VOL, relay=ours), MGR: make_user(MGR, relay=ours),
+        COORD: make_user(COORD, territory=here), ADMIN: make_user(ADMIN),
+    }
+    targets = {
+        "own": {"territory_id": here.id, "relay_id": ours.id, "user_id": make_user(VOL, relay=ours).id},
+        "other": {"territory_id": there.id, "relay_id": theirs.id, "user_id": make_user(VOL, relay=theirs).id},
+    }
+    return users, targets
+
+
+def build_url(rule: str, ids: dict) -> str:
+    url = rule.replace("<path:filename>", "app.css")
+    for name, value in ids.items():
+        url = url.replace(f"<int:{name}>", str(value))
+    return url
+
+
+@pytest.mark.parametrize("method, rule, role, where, expected", CASES)
+def test_access(client, login, world, method, rule, role, where, expected):
+    users, targets = world
+    if role != ANON:
+        assert login(users[role]).status_code == 303
+    url = build_url(rule, targets[where])
+    # An invalid value for each form, so that an allowed POST answers 422 and changes nothing.
+    with client.open(url, method=method, data=INVALID) as response:
+        assert response.status_code == expected, f"{role} {method} {url}"
+        if expected == 404:
+            assert "Page introuvable" in response.text
+
+
+def test_every_route_is_in_the_table(app):
+    covered = {(method, rule) for method, rule, _, _ in TABLE}
+    routes = {
+        (method, rule.rule) for rule in app.url_map.iter_rules()
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes - covered == set(), "routes missing from the access table"
+    assert covered - routes == set(), "table rows for routes that no longer exist"
