@@ -56,10 +56,14 @@ def seed_demo() -> bool:
 @click.command("seed-demo")
 def seed_demo_command():
     """Fill an empty database with the Hautes-Alpes demo."""
-    if not seed_demo():
+    if seed_demo():
+        click.echo("Démonstration Hautes-Alpes créée.")
+    else:
         click.echo("La base contient déjà des données : démonstration non ajoutée.")
+    demo_emails = [email for email, *_ in DEMO_USERS]
+    if db.session.scalar(select(User.id).where(User.email.in_(demo_emails)).limit(1)) is None:
         return
-    click.echo(f"Démonstration Hautes-Alpes créée. Comptes (mot de passe : {DEMO_PASSWORD}) :")
+    click.echo(f"Comptes de démonstration (mot de passe : {DEMO_PASSWORD}) :")
     for email, _, role, relay_code in DEMO_USERS:
         click.echo(f"  {email:42} {Role.LABELS[role]}" + (f" — {relay_code}" if relay_code else ""))
 
