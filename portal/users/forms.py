@@ -30,8 +30,15 @@ class UserForm(Form):
         render_kw={"autocomplete": "new-password"},
     )
 
+    def __init__(self, *args, creating: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.creating = creating
+
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)
+        if self.creating and not self.password.data:
+            self.password.errors.append("Choisissez un mot de passe pour ce nouveau compte.")
+            valid = False
         if self.role.data in RELAY_ROLES and self.relay_id.data == NO_CHOICE:
             self.relay_id.errors.append("Choisissez la structure de ce compte.")
             valid = False

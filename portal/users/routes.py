@@ -33,19 +33,16 @@ def edit(user_id: int | None = None):
     user = get_scoped_or_404(User, user_id) if user_id else None
     if user and not can_manage_user(current_user, user):
         abort(403)
-    form = UserForm(obj=user)
+    form = UserForm(obj=user, creating=user is None)
     _fill_choices(form)
     if user is None and not form.is_submitted():
         form.role.data = Role.VOLUNTEER
         form.relay_id.data = current_user.relay_id or NO_CHOICE
         form.territory_id.data = current_user.territory_id or NO_CHOICE
     if form.validate_on_submit() and _email_is_free(form, user):
-        if user is None and not form.password.data:
-            form.password.errors.append("Choisissez un mot de passe pour ce nouveau compte.")
-        else:
-            user = _save(form, user)
-            flash(f"Compte de {user.display_name} enregistré.", "success")
-            return htmx.redirect_to(url_for("users.index"))
+        user = _save(form, user)
+        flash(f"Compte de {user.display_name} enregistré.", "success")
+        return htmx.redirect_to(url_for("users.index"))
     status = 422 if form.is_submitted() else 200
     return htmx.render("users/form.html", "form", form=form, user=user, status=status)
 
