@@ -40,13 +40,24 @@ $(VENV)/.dev-installed: requirements-dev.txt $(VENV)/.installed
 
 # htmx (and, for tests, axe-core) come from the npm registry, pinned by package-lock.json.
 # Without npm the portal still works: every page is plain HTML first.
+# The PDFs' Arabic and Ge'ez fonts come from the same registry (Fontsource, SIL OFL): only the
+# arabic/ethiopic subsets in regular and bold, with their licence; DejaVu comes from the system.
+PDF_FONTS := noto-sans-arabic/files/noto-sans-arabic-arabic-400-normal.woff2 \
+	noto-sans-arabic/files/noto-sans-arabic-arabic-700-normal.woff2 \
+	noto-sans-ethiopic/files/noto-sans-ethiopic-ethiopic-400-normal.woff2 \
+	noto-sans-ethiopic/files/noto-sans-ethiopic-ethiopic-700-normal.woff2
+
 vendor:
 	@if command -v npm >/dev/null 2>&1; then \
 		[ node_modules/.package-lock.json -nt package-lock.json ] || npm ci --no-audit --no-fund --loglevel=error; \
-		mkdir -p portal/static/vendor; \
+		mkdir -p portal/static/vendor/fonts; \
 		cp node_modules/htmx.org/dist/htmx.min.js portal/static/vendor/htmx.min.js; \
+		for font in $(PDF_FONTS); do cp node_modules/@fontsource/$$font portal/static/vendor/fonts/; done; \
+		cp node_modules/@fontsource/noto-sans-arabic/LICENSE portal/static/vendor/fonts/OFL-noto-sans-arabic.txt; \
+		cp node_modules/@fontsource/noto-sans-ethiopic/LICENSE portal/static/vendor/fonts/OFL-noto-sans-ethiopic.txt; \
 	else \
 		echo "npm introuvable : le portail fonctionne sans JavaScript (htmx non installé)."; \
+		echo "npm introuvable : les PDF n'afficheront pas les noms en arabe ni en guèze."; \
 	fi
 
 clean:

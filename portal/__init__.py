@@ -33,10 +33,10 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from . import database  # noqa: F401  (registers the SQLite pragmas)
-    from . import commands, errors, security, static, templating
+    from . import commands, database, errors, security, static, templating
 
     db.init_app(app)
+    database.configure_engine(app)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)
@@ -82,9 +82,10 @@ def _with_driver(url: str) -> str:
 def _register_blueprints(app: Flask) -> None:
     from .audit.routes import bp as audit_bp
     from .auth.routes import bp as auth_bp
+    from .beneficiaries.routes import bp as beneficiaries_bp
     from .home.routes import bp as home_bp
     from .relays.routes import bp as relays_bp
     from .users.routes import bp as users_bp
 
-    for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp):
+    for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp):
         app.register_blueprint(bp)

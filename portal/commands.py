@@ -32,6 +32,54 @@ DEMO_USERS = [
 ]
 
 
+DEMO_NAMES = {
+    "fr": ["Marie Martin", "Sylvie Garnier", "Kévin Roux", "Nathalie Faure", "Gérard Blanc", "Chantal Bonnet",
+           "Mickaël Arnaud", "Océane Girard", "Josiane Chabert", "Jean-Luc Eyraud"],
+    "uk": ["Олена Шевченко", "Андрій Коваленко", "Ірина Бондаренко", "Максим Ткаченко", "Наталія Кравченко",
+           "Оксана Мельник"],
+    "af": ["محمد نادری", "فرشته احمدزی", "Mohammad Naderi", "Zahra Hosseini", "Ahmad Karimi", "Farid Sultani",
+           "Gul Ahmad Wardak"],
+    "er": ["ሰላም ተስፋይ", "ኤርምያስ ገብረመድህን", "Yonas Tesfay", "Selam Haile", "Mehari Gebremedhin", "Senait Kidane"],
+    "gn": ["Mamadou Diallo", "Fatoumata Barry", "Alpha Camara", "Aïssatou Bah", "Ibrahima Sow", "Mariama Baldé"],
+}
+DEMO_LANGUAGES = {"fr": "français", "uk": "ukrainien, russe", "af": "dari, pachto", "er": "tigrinya, amharique",
+                  "gn": "peul, soussou, français"}
+
+
+def seed_demo_beneficiaries(relay: Relay, author: User | None, count: int, mix: list[str], rng,
+                            near_duplicates: bool = False) -> None:
+    """People of a relay through the same operations as the onboarding form."""
+    from datetime import date, timedelta
+
+    from .beneficiaries.models import Beneficiary
+    from .beneficiaries.operations import create_beneficiary, verify_eligibility
+
+    today = date.today()
+    for i in range(count):
+        origin = mix[i % len(mix)]
+        first, _, last = rng.choice(DEMO_NAMES[origin]).partition(" ")
+        basis = {"fr": "minimum_benefits", "uk": "asylum", "gn": "asylum"}.get(origin, "asylum")
+        person = Beneficiary(
+            first_name=first, last_name=last, languages=DEMO_LANGUAGES[origin], commune=relay.town,
+            birth_year=rng.randint(1955, 2006), need_connection=True, need_skills=rng.random() < .6,
+            need_equipment=rng.random() < .3, autonomy="".join(rng.choice("01") for _ in range(3)),
+            phone=f"+336{rng.randint(10_000_000, 99_999_999)}" if rng.random() < .7 else None,
+            eligibility_basis=basis if i % 7 else "",
+            referrer_type="cada" if relay.code.startswith("CADA") else "",
+            notice_given_on=today, notice_version="2026-11",
+        )
+        create_beneficiary(person, author, relay.id)
+        if person.eligibility_basis:
+            # valid, expiring within 30 days, or expired
+            verify_eligibility(person, author, today - timedelta(days=rng.choice([20, 60, 150, 260, 300, 330])))
+    # near-duplicates, as typed by two volunteers on two different days
+    pairs = (("Aïssatou", "Bah"), ("Aissatou", "BAH"), ("Mamadou", "Diallo"), ("Mamadou", "DIALLO "))
+    for first, last in pairs if near_duplicates else ():
+        create_beneficiary(Beneficiary(first_name=first, last_name=last.strip(), languages="peul",
+                                       notice_given_on=today, notice_version="2026-11"), author, relay.id)
+    db.session.commit()
+
+
 def seed_demo() -> bool:
     """Create the Hautes-Alpes demo; False (and nothing written) when the database has data."""
     if db.session.scalar(select(Relay.id).limit(1)) is not None:
@@ -50,6 +98,15 @@ def seed_demo() -> bool:
         user.set_password(DEMO_PASSWORD)
         db.session.add(user)
     db.session.commit()
+    import random
+
+    rng = random.Random(5)  # the same demo every time
+    volunteers = {u.relay.code: u for u in db.session.scalars(select(User).where(User.role == Role.VOLUNTEER))}
+    seed_demo_beneficiaries(relays["SPFGAP"], volunteers["SPFGAP"], 30, ["fr", "uk", "af", "gn", "fr"], rng,
+                            near_duplicates=True)
+    seed_demo_beneficiaries(relays["CADABRI"], volunteers["CADABRI"], 30, ["af", "er", "gn", "uk"], rng)
+    for code in ("CADAGAP", "REFUGES", "APPASE", "SPFEMB"):
+        seed_demo_beneficiaries(relays[code], None, 4, ["er", "af", "gn"], rng)  # no account there yet
     return True
 
 
@@ -101,6 +158,27 @@ def create_user_command(email, name, role, relay_code, territory_name, password)
     click.echo(f"Compte {user.email} créé ({Role.LABELS[role]}).")
 
 
+@click.command("anonymize-stale")
+@click.option("--months", type=int, help="Inactivité en mois (défaut : RETENTION_MONTHS).")
+@click.option("--dry-run", is_flag=True, help="Lister seulement, sans rien modifier.")
+def anonymize_stale_command(months, dry_run):
+    """Anonymise people with no activity for RETENTION_MONTHS months (retention rule)."""
+    from flask import current_app
+
+    from .beneficiaries.operations import anonymise, stale_beneficiaries
+
+    months = months or current_app.config["RETENTION_MONTHS"]
+    stale = stale_beneficiaries(months)
+    verb = "seraient anonymisées" if dry_run else "anonymisées"
+    for person in stale:
+        # codes only: the output may end up in logs
+        click.echo(f"  {person.code}  {person.relay.code:12} dernière activité {person.last_activity_at:%d/%m/%Y}")
+        if not dry_run:
+            anonymise(person, None, f"sans activité depuis {months} mois")
+    click.echo(f"{len(stale)} fiche(s) sans activité depuis {months} mois {verb}.")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
+    app.cli.add_command(anonymize_stale_command)

@@ -10,6 +10,7 @@ class Defaults:
     SECRET_KEY = None  # generated once into instance/secret_key unless set
     SQLALCHEMY_DATABASE_URI = None  # defaults to instance/portal.sqlite3
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLITE_SYNCHRONOUS = "FULL"  # an acknowledged sale survives a power cut
 
     SESSION_COOKIE_NAME = "relais_session"
     SESSION_COOKIE_HTTPONLY = True
@@ -36,6 +37,15 @@ class Defaults:
         "application/json", "text/csv", "image/svg+xml",
     ]
     STATIC_MAX_AGE = 31536000
+
+    # Beneficiaries: eligibility lasts ELIGIBILITY_MONTHS and may be renewed this many times
+    # before a full check; records without activity for RETENTION_MONTHS are anonymised.
+    ELIGIBILITY_MONTHS = 9
+    ELIGIBILITY_MAX_RENEWALS = 2
+    ELIGIBILITY_WARNING_DAYS = 30
+    RETENTION_MONTHS = 24
+    NOTICE_VERSION = "2026-11"
+    BENEFICIARIES_PER_PAGE = 25
 
     TIMEZONE = "Europe/Paris"
     LOCALE = "fr_FR"

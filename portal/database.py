@@ -2,7 +2,6 @@
 from datetime import UTC, datetime
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import Engine
 
 from .extensions import db
 
@@ -12,14 +11,21 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_pragmas(dbapi_connection, connection_record):
-    # WAL lets readers work during a write; FULL sync keeps acknowledged sales on power loss.
-    if type(dbapi_connection).__module__.startswith("sqlite3"):
+def configure_engine(app) -> None:
+    """SQLite pragmas on every new connection (a no-op on PostgreSQL)."""
+    with app.app_context():
+        engine = db.engine
+    if engine.dialect.name != "sqlite":
+        return
+    synchronous = app.config["SQLITE_SYNCHRONOUS"]
+
+    @event.listens_for(engine, "connect")
+    def _sqlite_pragmas(dbapi_connection, connection_record):
+        # WAL lets readers work during a write; FULL sync keeps acknowledged sales on power loss.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
 

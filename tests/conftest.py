@@ -2,6 +2,7 @@
 an app and client per test, factories for territories, relays and users."""
 import os
 import uuid
+from contextlib import contextmanager
 
 import pytest
 import sqlalchemy as sa
@@ -17,23 +18,33 @@ from portal.users.models import User
 PASSWORD = "un-mot-de-passe-de-test"
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
-    """A fresh database for this run: a SQLite file, or a new PostgreSQL schema dropped at the end."""
+@contextmanager
+def fresh_database_url(folder, prefix: str):
+    """A database of its own: a SQLite file in `folder`, or, when TEST_DATABASE_URL is set,
+    a new PostgreSQL schema `<prefix>_<random>` that is dropped at the end."""
     url = os.environ.get("TEST_DATABASE_URL")
     if not url:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.sqlite3'}"
+        yield f"sqlite:///{folder / f'{prefix}.sqlite3'}"
         return
     url = url.replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"test_{uuid.uuid4().hex[:10]}"
+    schema = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in url else "?"
-    yield f"{url}{sep}options=-csearch_path%3D{schema}"
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield f"{url}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """The unit tests' database for this run."""
+    with fresh_database_url(tmp_path_factory.mktemp("db"), "test") as url:
+        yield url
 
 
 def make_test_app(database_url, **overrides):
@@ -43,6 +54,7 @@ def make_test_app(database_url, **overrides):
         "SQLALCHEMY_DATABASE_URI": database_url,
         "WTF_CSRF_ENABLED": False,
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+        "SQLITE_SYNCHRONOUS": "OFF",  # no fsync per commit: the test database is thrown away
         "SERVER_NAME": None,
     }
     config.update(overrides)
@@ -149,6 +161,27 @@ def make_user(app, make_relay):
         db.session.add(user)
         db.session.commit()
         return user
+    return make
+
+
+@pytest.fixture
+def make_beneficiary(app, make_relay):
+    """A person recorded through the same operation as the onboarding form."""
+    from datetime import date
+
+    from portal.beneficiaries.models import Beneficiary
+    from portal.beneficiaries.operations import create_beneficiary, verify_eligibility
+
+    def make(relay=None, first_name="Amina", last_name="Diallo", by=None, eligible_on=None, **fields):
+        relay = relay or make_relay()
+        person = Beneficiary(first_name=first_name, last_name=last_name, **fields)
+        if eligible_on:
+            person.eligibility_basis = fields.get("eligibility_basis", "asylum")
+        create_beneficiary(person, by, relay.id)
+        if eligible_on:
+            verify_eligibility(person, by, eligible_on if isinstance(eligible_on, date) else date.today())
+            db.session.commit()
+        return person
     return make
 
 

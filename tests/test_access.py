@@ -44,10 +44,23 @@ TABLE = [
     row("POST", "/users/<int:user_id>/deactivate", mgr=303, coord=303, admin=303, other={MGR: 404, COORD: 404}),
     row("POST", "/users/<int:user_id>/activate", mgr=303, coord=303, admin=303, other={MGR: 404, COORD: 404}),
     row("GET", "/audit/", admin=200),
+    row("GET", "/beneficiaries/", vol=200, mgr=200),
+    row("GET", "/beneficiaries/new", vol=200, mgr=200),
+    row("POST", "/beneficiaries/new", vol=422, mgr=422),
+    row("GET", "/beneficiaries/notice", vol=200, mgr=200),
+    row("GET", "/beneficiaries/notice.pdf", vol=200, mgr=200),
+    row("GET", "/beneficiaries/<int:beneficiary_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/beneficiaries/<int:beneficiary_id>/edit", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("POST", "/beneficiaries/<int:beneficiary_id>/edit", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("POST", "/beneficiaries/<int:beneficiary_id>/renew", vol=303, mgr=303, other={VOL: 404, MGR: 404}),
+    row("GET", "/beneficiaries/<int:beneficiary_id>/export.json", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/beneficiaries/<int:beneficiary_id>/export.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/beneficiaries/<int:beneficiary_id>/anonymise", mgr=200, other={MGR: 404}),
+    row("POST", "/beneficiaries/<int:beneficiary_id>/anonymise", mgr=422, other={MGR: 404}),
     row("GET", "/static/<path:filename>", anon=200, vol=200, mgr=200, coord=200, admin=200),
 ]
 
-INVALID = {"name": "", "email": "", "current": ""}
+INVALID = {"name": "", "email": "", "current": "", "first_name": ""}
 
 CASES = [
     pytest.param(method, rule, role, where, expected[role], id=f"{method} {rule} {role} {where}")
@@ -59,7 +72,7 @@ CASES = [
 
 
 @pytest.fixture
-def world(make_territory, make_relay, make_user):
+def world(make_territory, make_relay, make_user, make_beneficiary):
     """Territory A with our relay, territory B with another relay; one account per role in A."""
     here, there = make_territory("A"), make_territory("B")
     ours, theirs = make_relay(here, code="OURS"), make_relay(there, code="THEIRS")
@@ -68,8 +81,10 @@ def world(make_territory, make_relay, make_user):
         COORD: make_user(COORD, territory=here), ADMIN: make_user(ADMIN),
     }
     targets = {
-        "own": {"territory_id": here.id, "relay_id": ours.id, "user_id": make_user(VOL, relay=ours).id},
-        "other": {"territory_id": there.id, "relay_id": theirs.id, "user_id": make_user(VOL, relay=theirs).id},
+        "own": {"territory_id": here.id, "relay_id": ours.id, "user_id": make_user(VOL, relay=ours).id,
+                "beneficiary_id": make_beneficiary(ours).id},
+        "other": {"territory_id": there.id, "relay_id": theirs.id, "user_id": make_user(VOL, relay=theirs).id,
+                  "beneficiary_id": make_beneficiary(theirs).id},
     }
     return users, targets
 

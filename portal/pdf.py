@@ -1,0 +1,121 @@
+"""The only code that imports WeasyPrint: print templates to PDF bytes, and their HTML twins.
+
+A document is data → template → bytes. A feature's `documents.py` builds the context from plain
+values (dicts, lists, strings, numbers, dates: never database objects, so that the template
+cannot reach a lazy relationship or a field it was not meant to print); a template under
+`pdf/` extends `pdf/_document.html`; this module turns it into a PDF or into the same page
+as HTML, for layout work and for printing from the browser.
+
+WeasyPrint is imported inside the functions: the portal starts, and every other page works,
+on a machine where its system libraries (Pango) are missing.
+"""
+import re
+import threading
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from flask import Response, current_app, render_template, url_for
+
+# page_size given to a template → CSS `size` of its @page. A5 is the default; 80 mm is the
+# width of a thermal receipt roll (a PDF page needs a height: a longer receipt goes on a
+# second page).
+PAGE_SIZES = {"A5": "A5 portrait", "A4": "A4 portrait", "80mm": "80mm 200mm"}
+
+# Filenames end up in download folders and browser histories: code names them, never a person.
+FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.pdf")
+
+_font_config = None
+# One FontConfiguration is reused so that @font-face fonts are decoded once per process. It is
+# mutable shared state (Fontconfig config, caches) and WeasyPrint does not promise thread
+# safety, while waitress serves with threads: renders take turns. They are CPU-bound under the
+# GIL anyway, so this costs little.
+_render_lock = threading.Lock()
+
+
+class URLRefused(ValueError):
+    """A document asked for a resource outside the app's static folder."""
+
+
+def static_only_fetcher(static_folder: str | Path):
+    """A WeasyPrint URL fetcher that serves `file:` URLs inside `static_folder` and nothing else."""
+    from weasyprint.urls import URLFetcher
+
+    root = Path(static_folder).resolve()
+
+    class StaticOnlyFetcher(URLFetcher):
+        def fetch(self, url, headers=None):
+            path = _static_path(url, root)
+            return super().fetch(path.as_uri(), headers)
+
+    return StaticOnlyFetcher(allowed_protocols=("file",))
+
+
+def _static_path(url: str, root: Path) -> Path:
+    """The real path `url` names inside `root`; URLRefused for any other URL (http, data, …)."""
+    parts = urlsplit(url)
+    if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+        raise URLRefused(f"refused (not a local file): {url[:80]}")
+    path = Path(url2pathname(parts.path)).resolve()  # url2pathname decodes %xx
+    if not path.is_relative_to(root) or not path.is_file():
+        raise URLRefused(f"refused (not a file of the static folder): {url[:80]}")
+    return path
+
+
+def render_pdf(template_name: str, **context) -> bytes:
+    """Render a print template (extending pdf/_document.html) to PDF bytes.
+
+    `context` holds plain values only (dicts, lists, strings, numbers, dates), never database
+    objects; `page_size` may be one of PAGE_SIZES (default "A5"). Needs an app context.
+    """
+    from weasyprint import HTML
+
+    html = _render_document(template_name, for_pdf=True, **context)
+    static_folder = Path(current_app.static_folder).resolve()
+    document = HTML(
+        string=html,
+        base_url=static_folder.as_uri() + "/",
+        url_fetcher=static_only_fetcher(static_folder),
+    )
+    with _render_lock:
+        return document.write_pdf(font_config=_shared_font_config())
+
+
+def pdf_response(template_name: str, filename: str, **context) -> Response:
+    """The PDF shown in the browser (inline), never cached: documents carry personal data."""
+    if not FILENAME.fullmatch(filename):
+        raise ValueError(f"PDF filename must be plain ASCII ending in .pdf: {filename!r}")
+    response = Response(render_pdf(template_name, **context), mimetype="application/pdf")
+    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def html_twin(template_name: str, **context) -> Response:
+    """The same document as an HTML page, never cached; same plain-value context as render_pdf."""
+    response = Response(_render_document(template_name, for_pdf=False, **context),
+                        mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _render_document(template_name: str, for_pdf: bool, **context) -> str:
+    page_size = context.setdefault("page_size", "A5")
+    if page_size not in PAGE_SIZES:
+        raise ValueError(f"page_size must be one of {sorted(PAGE_SIZES)}: {page_size!r}")
+    return render_template(
+        template_name,
+        page_css_size=PAGE_SIZES[page_size],
+        # WeasyPrint resolves static files against base_url; a browser needs their URL.
+        asset=(lambda name: name) if for_pdf else (lambda name: url_for("static", filename=name)),
+        **context,
+    )
+
+
+def _shared_font_config():
+    global _font_config
+    if _font_config is None:
+        from weasyprint.text.fonts import FontConfiguration
+
+        _font_config = FontConfiguration()
+    return _font_config
