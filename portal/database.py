@@ -1,6 +1,8 @@
-"""Database details shared by every feature: UTC clock, SQLite pragmas, health check."""
+"""Database details shared by every feature: UTC clock, SQLite pragmas and write
+transactions, health check."""
 from datetime import UTC, datetime
 
+from flask import request
 from sqlalchemy import event, text
 
 from .extensions import db
@@ -19,8 +21,16 @@ def configure_engine(app) -> None:
         return
     synchronous = app.config["SQLITE_SYNCHRONOUS"]
 
+    @app.before_request
+    def _posts_write():
+        # Every POST may write: it queues for the write lock up front instead of failing midway.
+        if request.method == "POST":
+            begin_write()
+
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, connection_record):
+        # The driver must not open transactions on its own: _sqlite_begin does, in the mode asked.
+        dbapi_connection.isolation_level = None
         # WAL lets readers work during a write; FULL sync keeps acknowledged sales on power loss.
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -28,6 +38,23 @@ def configure_engine(app) -> None:
         cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA busy_timeout=10000")
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _sqlite_begin(connection):
+        # A deferred transaction that reads, then writes, fails at once when another writer got
+        # in between (no busy wait for a stale snapshot); a write transaction takes the lock first.
+        immediate = connection.get_execution_options().get("write_transaction")
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def begin_write() -> None:
+    """Start the session's transaction as a writer: on SQLite it takes the write lock now
+    (BEGIN IMMEDIATE, waiting up to busy_timeout), so that what it reads stays true until commit.
+    Must come before any query of the transaction. On PostgreSQL, lock rows explicitly
+    (SELECT … FOR UPDATE) instead."""
+    if db.session().in_transaction():
+        db.session.commit()
+    db.session.connection(execution_options={"write_transaction": True})
 
 
 def database_is_up() -> bool:

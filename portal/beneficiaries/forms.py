@@ -132,7 +132,7 @@ class BeneficiaryForm(Form):
                                   choices=[(str(i), q) for i, q in enumerate(AUTONOMY_QUESTIONS)])
 
     notes = TextAreaField("Remarques (facultatif)", filters=[strip], validators=[
-        Optional(), Length(max=500, message="500 caractères au plus.")],
+        Optional(), Length(max=500, message="500 caractères au plus."), no_hidden_characters],
         description="Rien de médical, judiciaire ou religieux : seulement ce qui aide à l'accompagner.")
     notice_given = BooleanField("La personne a été informée de l'utilisation de ses données (notice remise ou lue)")
     confirm_duplicate = BooleanField("C'est bien une autre personne : créer la fiche quand même")
