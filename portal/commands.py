@@ -178,7 +178,30 @@ def anonymize_stale_command(months, dry_run):
     click.echo(f"{len(stale)} fiche(s) sans activité depuis {months} mois {verb}.")
 
 
+@click.command("verify-ledger")
+@click.option("--relay", "relay_code", help="Code de la structure (toutes par défaut).")
+def verify_ledger_command(relay_code):
+    """Check every relay's hash chain; exit 1 naming the first altered, inserted or missing entry."""
+    from .ledger.operations import verify_relay
+    from .sales import operations as _sales  # noqa: F401  (registers sales and voids)
+
+    query = select(Relay).order_by(Relay.code)
+    if relay_code:
+        query = query.where(Relay.code == relay_code.upper())
+    relays = db.session.scalars(query).all()
+    if relay_code and not relays:
+        raise click.ClickException(f"Aucune structure avec le code {relay_code}.")
+    broken = 0
+    for relay in relays:
+        problem = verify_relay(relay.id)
+        click.echo(f"{relay.code:12} {'INTACT' if problem is None else 'ROMPU : ' + problem}")
+        broken += problem is not None
+    if broken:
+        raise SystemExit(1)
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(verify_ledger_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(anonymize_stale_command)

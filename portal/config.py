@@ -47,5 +47,10 @@ class Defaults:
     NOTICE_VERSION = "2026-11"
     BENEFICIARIES_PER_PAGE = 25
 
+    # Sales: recharges per person and calendar month; the ledger key defaults to one derived
+    # from SECRET_KEY (changing either makes existing chains unverifiable: keep them safe).
+    RECHARGE_MONTHLY_CAP_CENTS = 3000
+    LEDGER_KEY = None
+
     TIMEZONE = "Europe/Paris"
     LOCALE = "fr_FR"

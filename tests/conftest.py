@@ -186,6 +186,27 @@ def make_beneficiary(app, make_relay):
 
 
 @pytest.fixture
+def make_product(app):
+    """A catalogue product offered to `relays`, with `stock` units delivered to each."""
+    from portal.catalogue.models import Product, ProductOffer
+    from portal.stock.operations import move_stock
+
+    def make(relays=(), stock=0, code=None, name="Carte SIM prépayée", category="sim", price=500,
+             reference=1500, **fields):
+        product = Product(code=code or f"P{uuid.uuid4().hex[:8].upper()}", name=name, category=category,
+                          price_cents=price, reference_cents=reference, **fields)
+        db.session.add(product)
+        db.session.flush()
+        for relay in relays:
+            db.session.add(ProductOffer(product_id=product.id, relay_id=relay.id))
+            if stock:
+                move_stock(relay.id, product.id, stock, "delivery", None, "BL-TEST")
+        db.session.commit()
+        return product
+    return make
+
+
+@pytest.fixture
 def login(client):
     """Log `user` in on the test client; returns the response of the login POST."""
     def do_login(user, password=PASSWORD):
