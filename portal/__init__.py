@@ -80,6 +80,7 @@ def _with_driver(url: str) -> str:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from .cash import models as _cash  # noqa: F401
     from .sales import operations as _sales  # noqa: F401  (models, and the ledger's sale source)
     from .audit.routes import bp as audit_bp
     from .auth.routes import bp as auth_bp

@@ -89,7 +89,9 @@ def seed_demo() -> bool:
     relays = {}
     for code, name, organisation, town, address in DEMO_RELAYS:
         relays[code] = Relay(code=code, name=name, organisation=organisation, town=town,
-                             address=address, territory=territory)
+                             address=address, territory=territory,
+                             legal_mention="Association loi 1901 non assujettie à la TVA (art. 261-7-1° du CGI).",
+                             receipt_format="80mm" if code == "REFUGES" else "A5")
         db.session.add(relays[code])
     for email, name, role, relay_code in DEMO_USERS:
         user = User(email=email, display_name=name, role=role,

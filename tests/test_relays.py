@@ -8,7 +8,7 @@ from portal.security import Role
 
 
 def relay_form(territory_id, **overrides):
-    data = {"name": "Secours Populaire Laragne", "organisation": "SPF", "town": "Laragne-Montéglin",
+    data = {"name": "Secours Populaire Laragne", "organisation": "SPF", "town": "Laragne-Montéglin", "receipt_format": "A5",
             "code": "spflar", "address": "Rue du Pont, 05300 Laragne", "territory_id": territory_id, "active": "y"}
     return data | overrides
 

@@ -35,5 +35,10 @@ class RelayForm(Form):
     address = TextAreaField("Adresse", filters=[strip], validators=[
         Length(max=300, message="300 caractères au plus."),
     ])
+    legal_mention = StringField(
+        "Mention légale des reçus", filters=[strip],
+        description="Ex. : Association loi 1901 non assujettie à la TVA (art. 261-7-1° du CGI).",
+        validators=[Length(max=300, message="300 caractères au plus.")])
+    receipt_format = SelectField("Format des reçus", choices=[("A5", "Feuille A5"), ("80mm", "Ticket 80 mm")])
     territory_id = SelectField("Territoire", coerce=int, validate_choice=True)
     active = BooleanField("Structure active", default=True)

@@ -36,6 +36,9 @@ class Relay(db.Model):
     address: Mapped[str] = mapped_column(String(300), default="")
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Printed on receipts, e.g. "Association loi 1901 non assujettie à la TVA (art. 261-7 CGI)".
+    legal_mention: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    receipt_format: Mapped[str] = mapped_column(String(5), default="A5", server_default="A5")  # A5 or 80mm
 
     territory: Mapped[Territory] = relationship(back_populates="relays")
 
