@@ -87,7 +87,8 @@ def _register_blueprints(app: Flask) -> None:
     from .beneficiaries.routes import bp as beneficiaries_bp
     from .home.routes import bp as home_bp
     from .relays.routes import bp as relays_bp
+    from .sales.routes import bp as sales_bp
     from .users.routes import bp as users_bp
 
-    for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp):
+    for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp, sales_bp):
         app.register_blueprint(bp)

@@ -13,3 +13,19 @@ def strip(value):
 
 def upper(value):
     return value.strip().upper() if isinstance(value, str) else value
+
+
+def parse_euros(text: str | None, maximum_cents: int = 1_000_000) -> int:
+    """"5", "5,5", "5,50 €" or "5.50" → 550 cents; ValueError with a French message otherwise."""
+    cleaned = (text or "").replace("€", "").replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    if not cleaned:
+        return 0
+    whole, _, decimals = cleaned.partition(".")
+    if not (whole or decimals) or not (whole or "0").isdigit() or (decimals and not decimals.isdigit()):
+        raise ValueError("Montant non valide : écrivez par exemple 12,50.")
+    if len(decimals) > 2:
+        raise ValueError("Deux chiffres au plus après la virgule.")
+    cents = int(whole or 0) * 100 + int((decimals + "00")[:2])
+    if cents > maximum_cents:
+        raise ValueError(f"Montant trop élevé (au plus {maximum_cents // 100} €).")
+    return cents

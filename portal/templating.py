@@ -42,7 +42,8 @@ def local_date(value, fmt: str = "d MMMM y") -> str:
 NAVIGATION = [
     ("home.index", "Accueil", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
     ("beneficiaries.index", "Personnes", {Role.VOLUNTEER, Role.MANAGER}),
-    ("beneficiaries.new", "Nouvelle personne", {Role.VOLUNTEER, Role.MANAGER}),
+    ("sales.new", "Nouvelle vente", {Role.VOLUNTEER, Role.MANAGER}),
+    ("sales.index", "Ventes", {Role.VOLUNTEER, Role.MANAGER}),
     ("relays.index", "Structures", {Role.COORDINATOR, Role.ADMIN}),
     ("users.index", "Comptes", {Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
     ("relays.territories", "Territoires", {Role.ADMIN}),

@@ -4,6 +4,7 @@
 territory. Another relay's object answers 404, never 403 with data."""
 import pytest
 
+from portal.sales.operations import LineRequest, PaymentRequest, record_sale
 from portal.security import Role
 
 ANON, VOL, MGR, COORD, ADMIN = "anonymous", Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN
@@ -57,6 +58,14 @@ TABLE = [
     row("GET", "/beneficiaries/<int:beneficiary_id>/export.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("GET", "/beneficiaries/<int:beneficiary_id>/anonymise", mgr=200, other={MGR: 404}),
     row("POST", "/beneficiaries/<int:beneficiary_id>/anonymise", mgr=422, other={MGR: 404}),
+    row("GET", "/sales/", vol=200, mgr=200),
+    row("GET", "/sales/new", vol=200, mgr=200),
+    row("POST", "/sales/new", vol=200, mgr=200),
+    row("GET", "/sales/<int:sale_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/sales/<int:sale_id>/receipt.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/sales/<int:sale_id>/receipt", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/sales/<int:sale_id>/void", mgr=200, other={MGR: 404}),
+    row("POST", "/sales/<int:sale_id>/void", mgr=422, other={MGR: 404}),
     row("GET", "/static/<path:filename>", anon=200, vol=200, mgr=200, coord=200, admin=200),
 ]
 
@@ -72,7 +81,7 @@ CASES = [
 
 
 @pytest.fixture
-def world(make_territory, make_relay, make_user, make_beneficiary):
+def world(make_territory, make_relay, make_user, make_beneficiary, make_product):
     """Territory A with our relay, territory B with another relay; one account per role in A."""
     here, there = make_territory("A"), make_territory("B")
     ours, theirs = make_relay(here, code="OURS"), make_relay(there, code="THEIRS")
@@ -86,6 +95,10 @@ def world(make_territory, make_relay, make_user, make_beneficiary):
         "other": {"territory_id": there.id, "relay_id": theirs.id, "user_id": make_user(VOL, relay=theirs).id,
                   "beneficiary_id": make_beneficiary(theirs).id},
     }
+    accessory = make_product([ours, theirs], stock=5, category="accessory", eligibility_required=False)
+    for where, seller in (("own", users[VOL]), ("other", make_user(VOL, relay=theirs))):
+        sale = record_sale(seller, f"access-{where}", [LineRequest(accessory.id)], [PaymentRequest("cash", 500)])
+        targets[where]["sale_id"] = sale.id
     return users, targets
 
 

@@ -4,10 +4,12 @@ from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
+from sqlalchemy import select
 
 from .. import htmx
 from ..audit.operations import record_event
 from ..extensions import db
+from ..sales.models import Sale
 from ..security import Role, get_scoped_or_404, roles_required
 from . import documents, operations
 from .forms import (ELIGIBILITY_BASES, LABELS, LANGUAGES, REFERRER_TYPES, BeneficiaryForm,
@@ -69,7 +71,8 @@ def new():
 @roles_required(*RELAY_STAFF)
 def show(beneficiary_id: int):
     person = get_scoped_or_404(Beneficiary, beneficiary_id)
-    return htmx.render("beneficiaries/show.html", person=person, today=date.today(),
+    sales = db.session.scalars(select(Sale).where(Sale.beneficiary_id == person.id).order_by(Sale.id.desc())).all()
+    return htmx.render("beneficiaries/show.html", person=person, sales=sales, today=date.today(),
                        warning_days=current_app.config["ELIGIBILITY_WARNING_DAYS"],
                        bases=dict(ELIGIBILITY_BASES), referrers=dict(REFERRER_TYPES),
                        event_labels=documents.EVENT_LABELS)
