@@ -45,18 +45,25 @@ def local_today() -> date:
     return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
+def _local_year(at: datetime) -> int:
+    """The receipt year: the year in the portal's time zone of a naive UTC time."""
+    return at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
+
+
 def record_sale(user, token: str, lines: list[LineRequest], payments: list[PaymentRequest],
-                beneficiary_id: int | None = None, override_reason: str = "") -> Sale:
+                beneficiary_id: int | None = None, override_reason: str = "", at: datetime | None = None) -> Sale:
     """Record a sale of the user's relay, or return the sale already recorded with `token`.
 
-    Receipt number, stock movements and ledger entry commit together or not at all."""
+    Receipt number, stock movements and ledger entry commit together or not at all. `at` (naive
+    UTC, default now) only serves the demo data, which records past weeks through this path."""
     begin_write()
     try:
         existing = _sale_with_token(token)
         if existing:
             return existing
         relay_id = user.relay_id
-        counter = _lock_counter(relay_id, local_today().year)
+        at = at or utcnow()
+        counter = _lock_counter(relay_id, _local_year(at))
         existing = _sale_with_token(token)  # a twin request may have committed while we waited
         if existing:
             db.session.rollback()
@@ -64,7 +71,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
         person = _beneficiary(relay_id, beneficiary_id)
         products = _offered_products(relay_id, lines)
         _check_rights(user, person, products, lines, override_reason)
-        sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason)
+        sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
         _take_stock(sale, products)
         append_entry(relay_id, "sale", sale.id, sale_payload(sale))
         if person:
@@ -237,14 +244,14 @@ def _limit_problems(person, products, lines) -> list[str]:
     return problems
 
 
-def _insert_sale(user, counter, token, person, products, lines, payments, override_reason) -> Sale:
+def _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at) -> Sale:
     total = sum(line.quantity * products[line.product_id].price_cents for line in lines)
     reference = sum(line.quantity * products[line.product_id].reference_cents for line in lines)
     payment_rows, change = _payments(total, payments)
     counter.last_seq += 1
     sale = Sale(relay_id=counter.relay_id, year=counter.year, seq=counter.last_seq,
                 number=receipt_number(user.relay.code, counter.year, counter.last_seq), form_token=token,
-                beneficiary_id=person.id if person else None, user_id=user.id, total_cents=total,
+                beneficiary_id=person.id if person else None, user_id=user.id, total_cents=total, created_at=at,
                 reference_total_cents=reference, change_cents=change,
                 override_reason=override_reason.strip()[:300] if user.role == Role.MANAGER else "")
     for line in lines:
