@@ -39,7 +39,8 @@ def _index_names(person: Beneficiary) -> None:
     person.first_key, person.last_key = fold(person.first_name)[:80], fold(person.last_name)[:80]
     db.session.execute(delete(BeneficiaryToken).where(BeneficiaryToken.beneficiary_id == person.id))
     for token in name_tokens(person.first_name, person.last_name):
-        db.session.add(BeneficiaryToken(beneficiary_id=person.id, token=token, relay_id=person.relay_id))
+        db.session.add(BeneficiaryToken(beneficiary_id=person.id, token=token, relay_id=person.relay_id,
+                                        last_key=person.last_key, first_key=person.first_key))
 
 
 def verify_eligibility(person: Beneficiary, user, on: date) -> None:

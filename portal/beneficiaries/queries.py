@@ -2,7 +2,8 @@
 import re
 import unicodedata
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, select, union
+from sqlalchemy.orm import aliased
 
 from ..extensions import db
 from .models import Beneficiary, BeneficiaryToken
@@ -27,39 +28,61 @@ def _prefix_upper_bound(prefix: str) -> str:
     return prefix[:-1] + chr(ord(prefix[-1]) + 1)
 
 
-def search_clause(relay_id: int, query: str, phone: str | None):
-    """WHERE clause for a search box: words of the names, a public code, or a phone number."""
-    clauses = []
-    for word in sorted(name_tokens(query))[:5]:
-        clauses.append(Beneficiary.id.in_(
-            select(BeneficiaryToken.beneficiary_id).where(
-                BeneficiaryToken.relay_id == relay_id,
-                BeneficiaryToken.token >= word,
-                BeneficiaryToken.token < _prefix_upper_bound(word),
-            )
-        ))
-    alternatives = [and_(*clauses)] if clauses else []
+def _starts_with(column, prefix: str):
+    """column LIKE 'prefix%' as a range, which an index on the column serves."""
+    return and_(column >= prefix, column < _prefix_upper_bound(prefix))
+
+
+def search_matches(relay_id: int, query: str, phone: str | None):
+    """A SELECT of (id, last_key, first_key) of the relay's people that a search box query finds
+    — by the words of their names, their public code or their phone — or None when nothing can.
+
+    Every branch starts from an index of what was typed (search words, code, phone), so the
+    cost follows the number of matches, not the size of the relay. The longest word leads (it
+    usually matches fewest people) and its index carries the sort keys; the people each other
+    word finds are looked up once."""
+    selects = []
+    words = sorted(name_tokens(query), key=lambda word: (-len(word), word))[:5]
+    if words:
+        lead = aliased(BeneficiaryToken)
+        by_name = select(lead.beneficiary_id.label("id"), lead.last_key, lead.first_key).where(
+            lead.relay_id == relay_id, _starts_with(lead.token, words[0]))
+        for word in words[1:]:
+            other = aliased(BeneficiaryToken)
+            by_name = by_name.where(lead.beneficiary_id.in_(select(other.beneficiary_id).where(
+                other.relay_id == relay_id, _starts_with(other.token, word))))
+        selects.append(by_name)
+    person = select(Beneficiary.id, Beneficiary.last_key, Beneficiary.first_key).where(
+        Beneficiary.relay_id == relay_id)
     # "barry" looks like a code too (B-ARRY): a code-shaped query also searches names.
     code = CODE_RE.match(query.strip().upper().replace(" ", ""))
     if code:
-        alternatives.append(Beneficiary.code == f"B-{code.group(1)}")
+        selects.append(person.where(Beneficiary.code == f"B-{code.group(1)}"))
     if phone:
-        alternatives.append(Beneficiary.phone == phone)
-    return or_(*alternatives) if alternatives else None
+        selects.append(person.where(Beneficiary.phone == phone))
+    if not selects:
+        return None
+    return union(*selects) if len(selects) > 1 else selects[0].distinct()  # a person once
 
 
 def search(relay_id: int, query: str, phone: str | None, page: int, per_page: int):
     """One page of the relay's people matching the query, and the total count."""
-    base = select(Beneficiary).where(Beneficiary.relay_id == relay_id)
-    clause = search_clause(relay_id, query, phone) if query.strip() else None
-    if query.strip() and clause is None:
+    offset = (page - 1) * per_page
+    if not query.strip():
+        people = select(Beneficiary).where(Beneficiary.relay_id == relay_id)
+        total = db.session.scalar(select(func.count()).select_from(people.subquery()))
+        people = people.order_by(Beneficiary.last_activity_at.desc(), Beneficiary.id.desc())
+        return db.session.scalars(people.limit(per_page).offset(offset)).all(), total
+    found = search_matches(relay_id, query, phone)
+    if found is None:
         return [], 0
-    if clause is not None:
-        base = base.where(clause).order_by(Beneficiary.last_key, Beneficiary.first_key, Beneficiary.id)
-    else:
-        base = base.order_by(Beneficiary.last_activity_at.desc(), Beneficiary.id.desc())
-    total = db.session.scalar(select(func.count()).select_from(base.order_by(None).subquery()))
-    rows = db.session.scalars(base.limit(per_page).offset((page - 1) * per_page)).all()
+    found = found.subquery()
+    total = db.session.scalar(select(func.count()).select_from(found))
+    # The page is chosen among the matches' sort keys; only its people are then read.
+    page_ids = (select(found.c.id).order_by(found.c.last_key, found.c.first_key, found.c.id)
+                .limit(per_page).offset(offset))
+    rows = db.session.scalars(select(Beneficiary).where(Beneficiary.id.in_(page_ids)).order_by(
+        Beneficiary.last_key, Beneficiary.first_key, Beneficiary.id)).all()
     return rows, total
 
 
@@ -71,17 +94,17 @@ def possible_duplicates(relay_id: int, first_name: str, last_name: str, phone: s
     matches = []
     if first and last:
         matches += [
-            and_(Beneficiary.first_key == first, Beneficiary.last_key == last),
+            # same last name, first name starting alike (the same names included)
+            and_(Beneficiary.last_key == last, _starts_with(Beneficiary.first_key, first[:3])),
             and_(Beneficiary.first_key == last, Beneficiary.last_key == first),
-            and_(Beneficiary.last_key == last, Beneficiary.first_key.startswith(first[:3], autoescape=True)),
         ]
     if phone:
         matches.append(Beneficiary.phone == phone)
     if not matches:
         return []
-    query = select(Beneficiary).where(
-        Beneficiary.relay_id == relay_id, Beneficiary.anonymised_at.is_(None), or_(*matches)
-    )
+    # One indexed lookup per kind of match (an OR of them would scan the relay's whole list).
+    ids = union(*[select(Beneficiary.id).where(Beneficiary.relay_id == relay_id, match) for match in matches])
+    query = select(Beneficiary).where(Beneficiary.id.in_(ids), Beneficiary.anonymised_at.is_(None))
     if exclude_id:
         query = query.where(Beneficiary.id != exclude_id)
     return db.session.scalars(query.order_by(Beneficiary.id).limit(limit)).all()
