@@ -85,10 +85,14 @@ def _register_blueprints(app: Flask) -> None:
     from .audit.routes import bp as audit_bp
     from .auth.routes import bp as auth_bp
     from .beneficiaries.routes import bp as beneficiaries_bp
+    from .cash.routes import bp as cash_bp
+    from .catalogue.routes import bp as catalogue_bp
     from .home.routes import bp as home_bp
     from .relays.routes import bp as relays_bp
     from .sales.routes import bp as sales_bp
+    from .stock.routes import bp as stock_bp
     from .users.routes import bp as users_bp
 
-    for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp, sales_bp):
+    for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp, sales_bp,
+               catalogue_bp, stock_bp, cash_bp):
         app.register_blueprint(bp)

@@ -1,10 +1,29 @@
 """The base form of the portal: French messages from WTForms' own translations, shared filters."""
 from flask_wtf import FlaskForm
+from wtforms import IntegerField, SelectMultipleField
+from wtforms.validators import StopValidation
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 class Form(FlaskForm):
     class Meta:
         locales = ("fr_FR", "fr")
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several choices as a list of checkboxes (rendered as a fieldset by the field macro)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+class WholeNumberField(IntegerField):
+    """An integer field that, given something else than a number, says only that."""
+
+    def pre_validate(self, form):
+        typed = self.raw_data and self.raw_data[0].strip()
+        if typed and self.process_errors:  # empty is left to Optional or InputRequired
+            raise StopValidation()
 
 
 def strip(value):

@@ -2,9 +2,12 @@
 
 "own" objects belong to the user's relay (or territory); "other" ones to a relay of another
 territory. Another relay's object answers 404, never 403 with data."""
+from datetime import timedelta
+
 import pytest
 
-from portal.sales.operations import LineRequest, PaymentRequest, record_sale
+from portal.cash.operations import close_day
+from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale
 from portal.security import Role
 
 ANON, VOL, MGR, COORD, ADMIN = "anonymous", Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN
@@ -66,6 +69,28 @@ TABLE = [
     row("GET", "/sales/<int:sale_id>/receipt", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("GET", "/sales/<int:sale_id>/void", mgr=200, other={MGR: 404}),
     row("POST", "/sales/<int:sale_id>/void", mgr=422, other={MGR: 404}),
+    row("GET", "/catalogue/", coord=200, admin=200),
+    row("GET", "/catalogue/new", coord=200, admin=200),
+    row("POST", "/catalogue/new", coord=422, admin=422),
+    row("GET", "/catalogue/<int:product_id>/edit", coord=200, admin=200),
+    row("POST", "/catalogue/<int:product_id>/edit", coord=422, admin=422),
+    row("GET", "/stock/", vol=200, mgr=200, coord=200, admin=200),
+    row("GET", "/stock/<int:relay_id>/movements", vol=200, mgr=200, coord=200, admin=200,
+        other={VOL: 404, MGR: 404, COORD: 404}),
+    row("GET", "/stock/<int:relay_id>/adjust", mgr=200, coord=200, admin=200, other={MGR: 404, COORD: 404}),
+    row("POST", "/stock/<int:relay_id>/adjust", mgr=422, coord=422, admin=422, other={MGR: 404, COORD: 404}),
+    row("GET", "/stock/<int:relay_id>/thresholds", mgr=200, coord=200, admin=200, other={MGR: 404, COORD: 404}),
+    row("POST", "/stock/<int:relay_id>/thresholds", mgr=422, coord=422, admin=422, other={MGR: 404, COORD: 404}),
+    row("GET", "/stock/deliveries/new", coord=200, admin=200),
+    row("POST", "/stock/deliveries/new", coord=422, admin=422),
+    row("GET", "/stock/transfers/new", coord=200, admin=200),
+    row("POST", "/stock/transfers/new", coord=422, admin=422),
+    row("GET", "/cash/", mgr=200),
+    row("GET", "/cash/close", mgr=200),
+    row("POST", "/cash/close", mgr=422),
+    row("GET", "/cash/<int:closing_id>", mgr=200, other={MGR: 404}),
+    row("GET", "/cash/<int:closing_id>/report.pdf", mgr=200, other={MGR: 404}),
+    row("GET", "/cash/<int:closing_id>/report", mgr=200, other={MGR: 404}),
     row("GET", "/static/<path:filename>", anon=200, vol=200, mgr=200, coord=200, admin=200),
 ]
 
@@ -99,6 +124,11 @@ def world(make_territory, make_relay, make_user, make_beneficiary, make_product)
     for where, seller in (("own", users[VOL]), ("other", make_user(VOL, relay=theirs))):
         sale = record_sale(seller, f"access-{where}", [LineRequest(accessory.id)], [PaymentRequest("cash", 500)])
         targets[where]["sale_id"] = sale.id
+    for where in targets:
+        targets[where]["product_id"] = accessory.id  # one catalogue for every territory
+    yesterday, nothing = local_today() - timedelta(days=1), {"cash": 0, "card": 0, "cheque": 0}
+    for where, manager in (("own", users[MGR]), ("other", make_user(MGR, relay=theirs))):
+        targets[where]["closing_id"] = close_day(manager, yesterday, nothing, {}, "").id
     return users, targets
 
 

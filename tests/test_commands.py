@@ -1,5 +1,5 @@
 """CLI: seed-demo and create-user."""
-from portal.commands import DEMO_PASSWORD, DEMO_RELAYS
+from portal.demo import DEMO_PASSWORD, DEMO_RELAYS
 from portal.extensions import db
 from portal.relays.models import Relay, Territory
 from portal.security import Role

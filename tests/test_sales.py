@@ -146,3 +146,14 @@ def test_manager_voids_a_sale_and_the_profile_shows_it(client, counter, make_use
     profile = client.get(f"/beneficiaries/{person.id}").text
     assert sale.number in profile and "annulée" in profile
     assert client.get(f"/sales/{sale.id}/void").status_code == 404  # nothing left to void
+
+
+def test_a_serial_typed_with_spaces_is_found(client, counter, make_product):
+    volunteer, person, _ = counter
+    phone = make_product([volunteer.relay], code="TEL-B", name="Smartphone", category="smartphone",
+                         price=4000, reference=15000, tracking="imei")
+    db.session.add(SerialItem(product_id=phone.id, relay_id=volunteer.relay_id, serial="490154203237518"))
+    db.session.commit()
+    r = client.post("/sales/new", data={"token": "t", "beneficiary_id": person.id, "action": "add",
+                                        "add_code": "49 0154 2032 3751-8"})
+    assert 'name="line-0-serial" value="490154203237518"' in r.text

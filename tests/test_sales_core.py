@@ -326,3 +326,27 @@ def test_verify_ledger_command(runner, three_sales):
     db.session.commit()
     broken = runner.invoke(args=["verify-ledger"])
     assert broken.exit_code == 1 and "ROMPU : écriture n° 1" in broken.output
+
+
+def test_no_sale_nor_void_on_a_closed_day(shop):
+    from portal.cash.operations import close_day, day_summary
+
+    volunteer, manager, person, sim, _ = shop
+    sale = sell(volunteer, person, (sim, 1), pay=cash(500))
+    today = sales.local_today()
+    close_day(manager, today, day_summary(volunteer.relay_id, today)["expected"], {}, "")
+    with pytest.raises(SaleRefused, match="est clôturée"):
+        sell(volunteer, person, (sim, 1), pay=cash(500))
+    with pytest.raises(SaleRefused, match="est clôturée"):
+        void_sale(manager, sale, "erreur", "V-closed")
+    assert db.session.scalar(select(func.count()).select_from(Sale)) == 1
+
+
+def test_coordinators_see_each_relays_ledger_status(client, login, make_user, three_sales):
+    relay_id, sales_ = three_sales
+    login(make_user(Role.COORDINATOR, territory=db.session.get(User, sales_[0].user_id).relay.territory))
+    assert "intact" in client.get(f"/relays/{relay_id}").text
+    db.session.execute(update(Sale).where(Sale.id == sales_[1].id).values(total_cents=1))
+    db.session.commit()
+    page = client.get(f"/relays/{relay_id}").text
+    assert "ROMPU" in page and "écriture n° 2" in page

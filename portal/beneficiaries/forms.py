@@ -3,11 +3,10 @@ import re
 from datetime import date
 
 import phonenumbers
-from wtforms import BooleanField, DateField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
-from wtforms.widgets import CheckboxInput, ListWidget
 
-from ..forms import Form, strip
+from ..forms import Form, MultiCheckboxField, strip
 
 ELIGIBILITY_BASES = [
     ("", "Pas encore vérifiée"),
@@ -74,11 +73,6 @@ def has_a_letter(form, field):
 def valid_phone(form, field):
     if field.data and parse_phone(field.data) is None:
         raise ValidationError("Numéro de téléphone non valide (ex. 06 12 34 56 78 ou +380 67 123 4567).")
-
-
-class MultiCheckboxField(SelectMultipleField):
-    widget = ListWidget(prefix_label=False)
-    option_widget = CheckboxInput()
 
 
 def plausible_birth_year(form, field):

@@ -6,6 +6,7 @@ from sqlalchemy import func, select
 from .. import htmx
 from ..audit.operations import record_event
 from ..extensions import db
+from ..ledger.operations import verify_relay
 from ..security import Role, get_scoped_or_404, roles_required, scoped
 from ..users.models import User
 from .forms import RelayForm, TerritoryForm
@@ -61,7 +62,8 @@ def show(relay_id: int):
     users = db.session.scalars(
         scoped(User).where(User.relay_id == relay.id).order_by(User.active.desc(), User.display_name)
     ).all()
-    return htmx.render("relays/show.html", relay=relay, users=users)
+    ledger_problem = verify_relay(relay.id) if current_user.role in MANAGERS else None
+    return htmx.render("relays/show.html", relay=relay, users=users, ledger_problem=ledger_problem)
 
 
 @bp.route("/relays/new", methods=["GET", "POST"])

@@ -8,10 +8,12 @@ from sqlalchemy import extract, func, select
 from sqlalchemy.exc import IntegrityError
 
 from ..beneficiaries.models import Beneficiary
+from ..cash.models import CashClosing
 from ..catalogue.models import Product, ProductOffer
 from ..database import begin_write, utcnow
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
+from ..relays.models import Relay
 from ..security import Role
 from ..stock.models import SerialItem
 from ..stock.operations import OutOfStock, move_stock, serial_in_stock
@@ -63,6 +65,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
             return existing
         relay_id = user.relay_id
         at = at or utcnow()
+        _check_day_open(relay_id, at)
         counter = _lock_counter(relay_id, _local_year(at))
         existing = _sale_with_token(token)  # a twin request may have committed while we waited
         if existing:
@@ -100,6 +103,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
         existing = _sale_with_token(token)
         if existing:
             return existing
+        _check_day_open(sale.relay_id, utcnow())
         counter = _lock_counter(sale.relay_id, local_today().year)
         db.session.refresh(sale)
         if sale.is_void or sale.voided_by is not None:
@@ -152,6 +156,16 @@ def sale_payload(sale: Sale) -> dict:
 
 def _sale_with_token(token: str) -> Sale | None:
     return db.session.scalar(select(Sale).where(Sale.form_token == token))
+
+
+def _check_day_open(relay_id: int, at: datetime) -> None:
+    """Refuse a sale or void on a day whose cash is closed. The relay row is locked first, as the
+    closing does, so that a closing and a sale of the same relay take turns."""
+    db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
+    day = at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    if db.session.scalar(select(CashClosing.id).where(CashClosing.relay_id == relay_id, CashClosing.day == day)):
+        raise SaleRefused(f"La caisse du {day:%d/%m/%Y} est clôturée : plus aucune vente ni annulation "
+                          "ne peut y être enregistrée.")
 
 
 def _lock_counter(relay_id: int, year: int) -> ReceiptCounter:
@@ -303,7 +317,8 @@ def _take_stock(sale: Sale, products: dict[int, Product]) -> None:
             if item is None or item.product_id != product.id:
                 raise SaleRefused(f"{product.name} : le numéro {line.serial or '(vide)'} n'est pas en stock ici.",
                                   "lines")
-            item.status, item.sale_line_id, line.grade = "sold", line.id, item.grade
+            item.status, item.sale_line_id = "sold", line.id
+            line.serial, line.grade = item.serial, item.grade
         try:
             move_stock(sale.relay_id, product.id, -line.quantity, "sale", sale.user_id, sale.number)
         except OutOfStock:

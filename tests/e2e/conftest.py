@@ -106,7 +106,7 @@ def live_server(e2e_database_url):
     from flask import got_request_exception
     from flask_migrate import upgrade
 
-    from portal.commands import seed_demo
+    from portal.demo import seed_demo
     from portal.extensions import db
 
     app = make_test_app(e2e_database_url, WTF_CSRF_ENABLED=True)

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.sync_api import expect
 
 from portal.beneficiaries.queries import fold
-from portal.commands import DEMO_PASSWORD
+from portal.demo import DEMO_PASSWORD
 
 VOLUNTEER = "benevole.spf-gap@relais05.example"
 RELAY = "Secours Populaire Gap"
@@ -240,7 +240,7 @@ def test_onboarding_journey_with_htmx(page, axe_check, live_server):
     # (htmx.py sends no toast along with a redirect).
     code = assert_profile(page, first, last, phone)
     assert page.evaluate("() => window.e2eNoReload") is None, "HX-Redirect did not load a new page"
-    expect(page.locator("#toasts")).to_have_count(0)
+    expect(page.locator("#toasts")).to_be_empty()
     axe_check(page)
 
     # The new person is at the top of the list (most recent activity first).

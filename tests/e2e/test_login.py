@@ -5,7 +5,7 @@ import pytest
 from flask import url_for
 from playwright.sync_api import expect
 
-from portal.commands import DEMO_PASSWORD, DEMO_USERS
+from portal.demo import DEMO_PASSWORD, DEMO_USERS
 from portal.templating import NAVIGATION
 
 WRONG_PASSWORD = "pas-le-bon-mot-de-passe"

@@ -1,0 +1,225 @@
+"""The Hautes-Alpes demo: the real relays, five accounts, people, catalogue, stock, a few weeks
+of sales and closed days — all written through the same operations as the UI."""
+import random
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from .extensions import db
+from .relays.models import Relay, Territory
+from .security import Role
+from .users.models import User
+
+DEMO_PASSWORD = "demo-relais-05"
+
+# (code, name, host organisation, town, address)
+DEMO_RELAYS = [
+    ("SPFGAP", "Secours Populaire Gap", "Secours populaire français", "Gap", "Gap (05000)"),
+    ("SPFEMB", "Secours Populaire Embrun", "Secours populaire français", "Embrun", "Embrun (05200)"),
+    ("CADAGAP", "CADA Gap – France Terre d'Asile", "France Terre d'Asile", "Gap", "Gap (05000)"),
+    ("CADABRI", "CADA Briançon – Fondation Edith Seltzer", "Fondation Edith Seltzer", "Briançon", "Briançon (05100)"),
+    ("APPASE", "APPASE Briançon", "APPASE (accueil de jour)", "Briançon", "Briançon (05100)"),
+    ("REFUGES", "Refuges Solidaires Briançon", "Refuges Solidaires", "Briançon", "Briançon (05100)"),
+    ("CIDFF05", "CIDFF 05 Gap", "CIDFF des Hautes-Alpes", "Gap", "Gap (05000)"),
+    ("ENVSOL", "Environnement et Solidarité", "Chantier d'insertion", "Gap", "Gap (05000)"),
+]
+
+# (email, display name, role, relay code or None)
+DEMO_USERS = [
+    ("admin@relais05.example", "Administration", Role.ADMIN, None),
+    ("coordination@relais05.example", "Coordination Hautes-Alpes", Role.COORDINATOR, None),
+    ("referent.spf-gap@relais05.example", "Référente SPF Gap", Role.MANAGER, "SPFGAP"),
+    ("benevole.spf-gap@relais05.example", "Bénévole SPF Gap", Role.VOLUNTEER, "SPFGAP"),
+    ("benevole.cada-briancon@relais05.example", "Bénévole CADA Briançon", Role.VOLUNTEER, "CADABRI"),
+]
+
+
+DEMO_NAMES = {
+    "fr": ["Marie Martin", "Sylvie Garnier", "Kévin Roux", "Nathalie Faure", "Gérard Blanc", "Chantal Bonnet",
+           "Mickaël Arnaud", "Océane Girard", "Josiane Chabert", "Jean-Luc Eyraud"],
+    "uk": ["Олена Шевченко", "Андрій Коваленко", "Ірина Бондаренко", "Максим Ткаченко", "Наталія Кравченко",
+           "Оксана Мельник"],
+    "af": ["محمد نادری", "فرشته احمدزی", "Mohammad Naderi", "Zahra Hosseini", "Ahmad Karimi", "Farid Sultani",
+           "Gul Ahmad Wardak"],
+    "er": ["ሰላም ተስፋይ", "ኤርምያስ ገብረመድህን", "Yonas Tesfay", "Selam Haile", "Mehari Gebremedhin", "Senait Kidane"],
+    "gn": ["Mamadou Diallo", "Fatoumata Barry", "Alpha Camara", "Aïssatou Bah", "Ibrahima Sow", "Mariama Baldé"],
+}
+DEMO_LANGUAGES = {"fr": "français", "uk": "ukrainien, russe", "af": "dari, pachto", "er": "tigrinya, amharique",
+                  "gn": "peul, soussou, français"}
+
+
+def seed_demo_beneficiaries(relay: Relay, author: User | None, count: int, mix: list[str], rng,
+                            near_duplicates: bool = False) -> None:
+    """People of a relay through the same operations as the onboarding form."""
+    from .beneficiaries.models import Beneficiary
+    from .beneficiaries.operations import create_beneficiary, verify_eligibility
+
+    today = date.today()
+    for i in range(count):
+        origin = mix[i % len(mix)]
+        first, _, last = rng.choice(DEMO_NAMES[origin]).partition(" ")
+        basis = {"fr": "minimum_benefits", "uk": "asylum", "gn": "asylum"}.get(origin, "asylum")
+        person = Beneficiary(
+            first_name=first, last_name=last, languages=DEMO_LANGUAGES[origin], commune=relay.town,
+            birth_year=rng.randint(1955, 2006), need_connection=True, need_skills=rng.random() < .6,
+            need_equipment=rng.random() < .3, autonomy="".join(rng.choice("01") for _ in range(3)),
+            phone=f"+336{rng.randint(10_000_000, 99_999_999)}" if rng.random() < .7 else None,
+            eligibility_basis=basis if i % 7 else "",
+            referrer_type="cada" if relay.code.startswith("CADA") else "",
+            notice_given_on=today, notice_version="2026-11",
+        )
+        create_beneficiary(person, author, relay.id)
+        if person.eligibility_basis:
+            # valid, expiring within 30 days, or expired
+            verify_eligibility(person, author, today - timedelta(days=rng.choice([20, 60, 150, 260, 300, 330])))
+    # near-duplicates, as typed by two volunteers on two different days
+    pairs = (("Aïssatou", "Bah"), ("Aissatou", "BAH"), ("Mamadou", "Diallo"), ("Mamadou", "DIALLO "))
+    for first, last in pairs if near_duplicates else ():
+        create_beneficiary(Beneficiary(first_name=first, last_name=last.strip(), languages="peul",
+                                       notice_given_on=today, notice_version="2026-11"), author, relay.id)
+    db.session.commit()
+
+
+def seed_demo() -> bool:
+    """Create the Hautes-Alpes demo; False (and nothing written) when the database has data."""
+    if db.session.scalar(select(Relay.id).limit(1)) is not None:
+        return False
+    territory = Territory(name="Hautes-Alpes")
+    db.session.add(territory)
+    relays = {}
+    for code, name, organisation, town, address in DEMO_RELAYS:
+        relays[code] = Relay(code=code, name=name, organisation=organisation, town=town,
+                             address=address, territory=territory,
+                             legal_mention="Association loi 1901 non assujettie à la TVA (art. 261-7-1° du CGI).",
+                             receipt_format="80mm" if code == "REFUGES" else "A5")
+        db.session.add(relays[code])
+    for email, name, role, relay_code in DEMO_USERS:
+        user = User(email=email, display_name=name, role=role,
+                    relay=relays.get(relay_code),
+                    territory=territory if role == Role.COORDINATOR else None)
+        user.set_password(DEMO_PASSWORD)
+        db.session.add(user)
+    db.session.commit()
+    rng = random.Random(5)  # the same demo every time
+    volunteers = {u.relay.code: u for u in db.session.scalars(select(User).where(User.role == Role.VOLUNTEER))}
+    seed_demo_beneficiaries(relays["SPFGAP"], volunteers["SPFGAP"], 30, ["fr", "uk", "af", "gn", "fr"], rng,
+                            near_duplicates=True)
+    seed_demo_beneficiaries(relays["CADABRI"], volunteers["CADABRI"], 30, ["af", "er", "gn", "uk"], rng)
+    for code in ("CADAGAP", "REFUGES", "APPASE", "SPFEMB"):
+        seed_demo_beneficiaries(relays[code], None, 4, ["er", "af", "gn"], rng)  # no account there yet
+    seed_demo_shop(relays, rng)
+    return True
+
+
+# (code, name, category, price, reference, tracking, eligibility required, limit per person, relays)
+SIM_RELAYS = ("SPFGAP", "SPFEMB", "CADAGAP", "CADABRI", "APPASE", "REFUGES")
+DEMO_PRODUCTS = [
+    ("SIM-PREP", "Carte SIM prépayée", "sim", 500, 1000, "iccid", True, None, SIM_RELAYS),
+    ("SIM-URG", "Carte SIM d'urgence", "free_sim", 0, 1000, "iccid", True, 1, ("CADAGAP", "CADABRI", "REFUGES")),
+    ("RECH-10", "Recharge 10 €", "recharge", 500, 1000, "none", True, None, SIM_RELAYS),
+    ("FORF-1M", "Forfait 1 mois 20 Go", "plan", 300, 999, "none", True, None, SIM_RELAYS),
+    ("TEL-A", "Smartphone reconditionné", "smartphone", 4000, 15000, "imei", True, 1, ("SPFGAP", "SPFEMB")),
+    ("PC-B", "Ordinateur portable reconditionné", "laptop", 6000, 25000, "serial", True, 1, ("SPFGAP",)),
+    ("CHARG", "Chargeur USB", "accessory", 300, 1200, "none", False, None, SIM_RELAYS),
+]
+
+
+OFFERED_BY = {code: relays for code, *_, relays in DEMO_PRODUCTS}
+
+
+def _with_luhn(digits: str) -> str:
+    from stdnum import luhn
+
+    return digits + luhn.calc_check_digit(digits)
+
+
+def seed_demo_shop(relays: dict, rng) -> None:
+    """Catalogue, deliveries from the coordination, three weeks of sales, one void, closed days."""
+    from .catalogue.models import Product, ProductOffer
+    from .stock.operations import deliver
+
+    coordinator = db.session.scalar(select(User).where(User.role == Role.COORDINATOR))
+    products = {}
+    for code, name, category, price, reference, tracking, eligible, limit, offered in DEMO_PRODUCTS:
+        product = Product(code=code, name=name, category=category, price_cents=price, reference_cents=reference,
+                          tracking=tracking, eligibility_required=eligible, limit_per_person=limit)
+        db.session.add(product)
+        db.session.flush()
+        db.session.add_all(ProductOffer(product_id=product.id, relay_id=relays[c].id) for c in offered)
+        products[code] = product
+    db.session.commit()
+    for code, product in products.items():
+        for relay_code in OFFERED_BY[code]:
+            note = f"BL-2026-{rng.randint(100, 999)}"
+            if product.tracking == "iccid":
+                serials = [_with_luhn(f"893315{rng.randrange(10**12):012d}") for _ in range(40)]
+            elif product.tracking == "imei":
+                serials = [_with_luhn(f"35{rng.randrange(10**12):012d}") for _ in range(6)]
+            elif product.tracking == "serial":
+                serials = [f"PF{rng.randrange(10**6):06d}" for _ in range(3)]
+            else:
+                serials = []
+            deliver(coordinator, relays[relay_code].id, product, note, 200, serials,
+                    grade="A" if product.category in ("smartphone", "laptop") else "")
+    for relay_code in ("SPFGAP", "CADABRI"):
+        _seed_demo_sales(relays[relay_code], products, rng)
+
+
+def _seed_demo_sales(relay, products: dict, rng) -> None:
+    """Three weeks of weekday sales through record_sale; at SPF Gap a void and closed days."""
+    from .beneficiaries.models import Beneficiary
+    from .cash.operations import ClosingRefused, close_day, day_summary
+    from .sales.operations import LineRequest, PaymentRequest, SaleRefused, record_sale, void_sale
+    from .stock.models import SerialItem
+
+    volunteer = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.VOLUNTEER))
+    manager = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.MANAGER))
+    people = db.session.scalars(select(Beneficiary).where(
+        Beneficiary.relay_id == relay.id, Beneficiary.eligibility_until >= date.today())).all()
+    paris, today = ZoneInfo("Europe/Paris"), date.today()
+    days = [today - timedelta(days=n) for n in range(21, 0, -1) if (today - timedelta(days=n)).weekday() < 5]
+    first_sale = None
+    for day in days:
+        for n in range(rng.randint(2, 5)):
+            person = rng.choice(people)
+            basket = rng.choice([["SIM-PREP", "RECH-10"], ["RECH-10"], ["FORF-1M"], ["SIM-URG"], ["CHARG"],
+                                 ["TEL-A"], ["RECH-10", "CHARG"]])
+            lines = []
+            for code in basket:
+                product = products[code]
+                if relay.code not in OFFERED_BY[code]:
+                    continue
+                serial = ""
+                if product.tracking != "none":
+                    item = db.session.scalar(select(SerialItem).where(
+                        SerialItem.relay_id == relay.id, SerialItem.product_id == product.id,
+                        SerialItem.status == "in_stock").limit(1))
+                    serial = item.serial if item else ""
+                lines.append(LineRequest(product.id, 1, serial))
+            prices = {product.id: product.price_cents for product in products.values()}
+            total = sum(prices[line.product_id] for line in lines)
+            method = rng.choice(["cash", "cash", "card", "cheque"])
+            payments = [PaymentRequest(method, total, total + rng.choice([0, 0, 500, 1000]) if method == "cash" else None,
+                                       f"{rng.randint(1000000, 9999999)}" if method == "cheque" else "")]
+            at = datetime.combine(day, time(9 + 2 * n, rng.randint(0, 59)), paris).astimezone(ZoneInfo("UTC"))
+            try:
+                sale = record_sale(volunteer, f"demo-{relay.code}-{day}-{n}", lines, payments, person.id,
+                                   at=at.replace(tzinfo=None))
+            except SaleRefused:
+                continue  # a limit reached (one free SIM, the monthly recharge cap…): as at the counter
+            first_sale = first_sale or sale
+    if manager is None:
+        return  # no manager account at this relay in the demo: its days stay open
+    void_sale(manager, first_sale, "Erreur de produit : la personne voulait une recharge", f"demo-void-{relay.code}")
+    for i, day in enumerate(days[:-1]):  # the last day is left open, to be closed in the demo
+        expected = day_summary(relay.id, day)["expected"]
+        counted = dict(expected)
+        reason = ""
+        if i == 3 and counted.get("cash"):
+            counted["cash"] -= 50
+            reason = "Pièce de 50 centimes rendue en trop"
+        try:
+            close_day(manager, day, counted, {}, reason)
+        except ClosingRefused:
+            continue
