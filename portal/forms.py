@@ -34,9 +34,15 @@ def upper(value):
     return value.strip().upper() if isinstance(value, str) else value
 
 
-def parse_euros(text: str | None, maximum_cents: int = 1_000_000) -> int:
-    """"5", "5,5", "5,50 €" or "5.50" → 550 cents; ValueError with a French message otherwise."""
+def parse_euros(text: str | None, maximum_cents: int = 1_000_000, allow_negative: bool = False) -> int:
+    """"5", "5,5", "5,50 €" or "5.50" → 550 cents; ValueError with a French message otherwise.
+    With allow_negative, a leading minus ("-3,00", as money() writes it) gives negative cents."""
     cleaned = (text or "").replace("€", "").replace("\u00a0", "").replace(" ", "").replace(",", ".")
+    sign = 1
+    if allow_negative and cleaned[:1] in ("-", "\u2212"):
+        sign, cleaned = -1, cleaned[1:]
+        if not cleaned:
+            raise ValueError("Montant non valide : écrivez par exemple 12,50.")
     if not cleaned:
         return 0
     whole, _, decimals = cleaned.partition(".")
@@ -47,4 +53,4 @@ def parse_euros(text: str | None, maximum_cents: int = 1_000_000) -> int:
     cents = int(whole or 0) * 100 + int((decimals + "00")[:2])
     if cents > maximum_cents:
         raise ValueError(f"Montant trop élevé (au plus {maximum_cents // 100} €).")
-    return cents
+    return sign * cents

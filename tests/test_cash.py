@@ -261,11 +261,29 @@ def test_the_form_shows_the_expected_amounts_and_closes_the_day(as_manager, shop
     assert as_manager.get(url).status_code == 303  # a closed day sends to its closing
 
 
+def test_a_day_of_refunds_closes_with_counted_equal_to_expected(as_manager, shop):
+    """A void today of a cheque sale of an earlier day: today's cheques are expected at -5,00 €,
+    and the manager can type what the form shows (no difference, no reason needed)."""
+    relay, manager, volunteer, person, p = shop
+    yesterday = local_today() - timedelta(days=1)
+    sale = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, cheque_number="1234567")],
+                at=utc(yesterday, 10))
+    close_day(manager, yesterday, nothing_counted(cheque=500), {}, "")
+    void_sale(manager, sale, "erreur", uuid.uuid4().hex)
+    url = f"/cash/close?day={local_today().isoformat()}"
+    assert "Chèque — attendu : -5,00\xa0€" in as_manager.get(url).text
+    done = as_manager.post(url, data={"counted_cash": "0", "counted_card": "0", "counted_cheque": "-5,00"})
+    assert done.status_code == 303, done.text
+    closing = db.session.scalar(select(CashClosing).where(CashClosing.day == local_today()))
+    assert (closing.counted_cheque_cents, closing.expected_cheque_cents, closing.difference_reason) == (-500, -500, "")
+
+
 @pytest.mark.parametrize("typed, message", [
     ({}, "Indiquez les espèces comptées"),
     ({"counted_cash": "douze"}, "Montant non valide : écrivez par exemple 12,50."),
     ({"counted_cash": "12,505"}, "Deux chiffres au plus après la virgule."),
-    ({"counted_cash": "15", "counted_card": "-5"}, "Montant non valide"),
+    ({"counted_cash": "15", "counted_card": "--5"}, "Montant non valide"),
+    ({"counted_cash": "15", "counted_card": "-"}, "Montant non valide"),
     ({"counted_cash": "15", "n5000": "deux"}, "N&#39;est pas un entier valide.</p>"),  # one message
     ({"counted_cash": "15", "n5000": "-1"}, "Un nombre entre 0 et 9999."),
     ({"counted_cash": "15", "n1000": "1"}, "Les billets et pièces comptés font 10,00\xa0€"),

@@ -93,8 +93,18 @@ def test_scanning_a_serial_adds_the_device(client, counter, make_product):
     assert item.status == "sold" and db.session.scalar(select(Sale)).lines[0].grade == "A"
 
 
+def test_enter_in_an_amount_field_recalculates(client, counter):
+    """Enter in a field submits with the form's first button, "Ajouter": with nothing to add, the
+    screen recalculates (the change to give back) and says nothing about a product."""
+    _, person, sim = counter
+    r = client.post("/sales/new", data={"action": "add", "token": "t", "beneficiary_id": person.id,
+                                        "line-0-product": sim.id, "pay_cash": "5", "cash_given": "20"})
+    assert r.status_code == 200 and "Choisissez un produit." not in r.text
+    assert "À rendre : <strong>15,00\xa0€</strong>" in r.text
+
+
 @pytest.mark.parametrize("form, message", [
-    ({"action": "add"}, "Choisissez un produit."),
+    ({"action": "add", "add_product": "999999"}, "Choisissez un produit."),
     ({"action": "add", "add_code": "NOPE"}, "Aucun produit ni numéro de série « NOPE » en stock ici."),
     ({"action": "add", "add_product": "SIM", "add_quantity": "0"}, "La quantité doit être comprise entre 1 et 100."),
     ({"action": "record", "pay_cash": "abc"}, "Montant non valide"),

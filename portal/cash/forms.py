@@ -13,9 +13,15 @@ def denomination_label(cents: int) -> str:
     return f"{cents // 100} €" if cents % 100 == 0 else f"{cents // 100},{cents % 100:02d} €"
 
 
+def counted_euros(text: str | None) -> int:
+    """An amount counted at closing, in cents. It may be negative: the day's expected amount of a
+    method is net of its refunds (a void of an earlier day's sale), e.g. "-3,00"."""
+    return parse_euros(text, allow_negative=True)
+
+
 def euros(form, field):
     try:
-        parse_euros(field.data)
+        counted_euros(field.data)
     except ValueError as error:
         raise StopValidation(str(error)) from None  # the checks after it need a valid amount
 
@@ -45,7 +51,7 @@ class ClosingForm(Form):
         if not field.data and not detail:
             raise ValidationError("Indiquez les espèces comptées (0 s'il n'y en a pas), "
                                   "ou comptez les billets et pièces.")
-        if field.data and detail and parse_euros(field.data) != cash_detail_total(detail):
+        if field.data and detail and counted_euros(field.data) != cash_detail_total(detail):
             raise ValidationError(f"Les billets et pièces comptés font {money(cash_detail_total(detail))} : "
                                   "corrigez le montant ou le détail (ou videz ce champ).")
 
@@ -62,9 +68,9 @@ class ClosingForm(Form):
         """Cents counted per method (after validate()); cash comes from the detail when left empty."""
         cash = self.counted_cash.data
         return {
-            "cash": parse_euros(cash) if cash else cash_detail_total(self.cash_detail()),
-            "card": parse_euros(self.counted_card.data),
-            "cheque": parse_euros(self.counted_cheque.data),
+            "cash": counted_euros(cash) if cash else cash_detail_total(self.cash_detail()),
+            "card": counted_euros(self.counted_card.data),
+            "cheque": counted_euros(self.counted_cheque.data),
         }
 
 

@@ -49,6 +49,10 @@ def new():
                            query=query, people=people)
     draft = parse_draft(request.form)
     action = request.form.get("action", "update")
+    if action == "add" and not request.form.get("add_code", "").strip() and not request.form.get("add_product"):
+        # Enter in an amount field submits with the form's first button, "Ajouter": nothing to
+        # add, so it recalculates (as "Recalculer" does) instead of answering "Choisissez un produit."
+        action = "update"
     if action == "add":
         _add_line(draft, request.form, {product.id: product for product, _ in offered})
     elif action.startswith("remove-"):
@@ -66,7 +70,8 @@ def new():
             return htmx.redirect_to(url_for("sales.show", sale_id=sale.id))
     screen = _screen(draft, offered, default_payment=action != "record")
     status = 422 if draft.errors else 200
-    return htmx.render("sales/new.html", "sale", **screen, query="", people=[], status=status)
+    return htmx.render("sales/new.html", "sale", **screen, query="", people=[], focus_code=action == "add",
+                       status=status)
 
 
 @bp.get("/<int:sale_id>")
