@@ -92,7 +92,8 @@ def _register_blueprints(app: Flask) -> None:
     from .sales.routes import bp as sales_bp
     from .stock.routes import bp as stock_bp
     from .users.routes import bp as users_bp
+    from .workshops.routes import bp as workshops_bp
 
     for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp, sales_bp,
-               catalogue_bp, stock_bp, cash_bp):
+               catalogue_bp, stock_bp, cash_bp, workshops_bp):
         app.register_blueprint(bp)

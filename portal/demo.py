@@ -23,6 +23,7 @@ DEMO_RELAYS = [
     ("REFUGES", "Refuges Solidaires Briançon", "Refuges Solidaires", "Briançon", "Briançon (05100)"),
     ("CIDFF05", "CIDFF 05 Gap", "CIDFF des Hautes-Alpes", "Gap", "Gap (05000)"),
     ("ENVSOL", "Environnement et Solidarité", "Chantier d'insertion", "Gap", "Gap (05000)"),
+    ("EQMOB", "Équipe mobile numérique 05", "Relais Numériques des Hautes-Alpes", "Gap", "Gap (05000)"),
 ]
 
 # (email, display name, role, relay code or None)
@@ -109,6 +110,7 @@ def seed_demo() -> bool:
     for code in ("CADAGAP", "REFUGES", "APPASE", "SPFEMB"):
         seed_demo_beneficiaries(relays[code], None, 4, ["er", "af", "gn"], rng)  # no account there yet
     seed_demo_shop(relays, rng)
+    seed_demo_workshops(relays, rng)
     return True
 
 
@@ -223,3 +225,50 @@ def _seed_demo_sales(relay, products: dict, rng) -> None:
             close_day(manager, day, counted, {}, reason)
         except ClosingRefused:
             continue
+
+
+# (relay code, facilitator's role, title, level, themes, [(days from today, commune, venue)], laptops)
+DEMO_PARCOURS = [
+    ("SPFGAP", Role.MANAGER, "Premiers pas sur smartphone", "beginner", "smartphone,messaging,security",
+     [(-14, "Gap", "Local du Secours Populaire"), (-7, "Gap", "Local du Secours Populaire"),
+      (7, "Gap", "Local du Secours Populaire"), (14, "Gap", "Local du Secours Populaire")], 0),
+    ("CADABRI", Role.VOLUNTEER, "Démarches en ligne", "intermediate", "procedures,email,documents,security",
+     [(-21, "Briançon", "Locaux du CADA"), (-14, "Névache", "Salle des fêtes"),
+      (-7, "Briançon", "Locaux du CADA"), (7, "Briançon", "Locaux du CADA")], 6),
+]
+
+
+def seed_demo_workshops(relays: dict, rng) -> None:
+    """The mobile team, two parcours with their sessions (one at Névache), enrolments and the
+    attendance of past sessions — through the workshops' operations."""
+    from .beneficiaries.models import Beneficiary
+    from .sales.operations import local_today
+    from .workshops.models import Parcours, WorkshopSession
+    from .workshops.operations import enrol, record_attendance, save_parcours, save_session
+
+    relays["EQMOB"].is_mobile_team = True  # no account in the demo: its facilitators come later
+    db.session.commit()
+    today = local_today()
+    for code, role, title, level, themes, sessions, laptops in DEMO_PARCOURS:
+        relay = relays[code]
+        facilitator = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == role))
+        parcours = Parcours(relay_id=relay.id, title=title, level=level, themes=themes,
+                            planned_sessions=len(sessions), description="Un parcours gratuit en petit groupe.")
+        save_parcours(parcours, facilitator)
+        planned = []
+        for days, commune, venue in sessions:
+            session = WorkshopSession(day=today + timedelta(days=days), start_time=time(14), duration_minutes=120,
+                                      commune=commune, venue=venue, host_relay_id=relay.id,
+                                      facilitator_id=facilitator.id, capacity=8, laptops_planned=laptops)
+            save_session(session, parcours, facilitator)
+            planned.append(session)
+        people = db.session.scalars(select(Beneficiary).where(Beneficiary.relay_id == relay.id)
+                                    .order_by(Beneficiary.id).limit(6)).all()
+        for person in people:
+            enrol(parcours, person.id, relay.id, facilitator)
+        for session in planned:
+            if session.day >= today:
+                continue
+            for person in people:
+                status = rng.choice(["present"] * 6 + ["absent", "excused"])
+                record_attendance(session, person, status, facilitator)

@@ -55,6 +55,7 @@ def scope_clause(model, user=None):
     """The WHERE clause that limits `model` to what `user` (default: current) may see."""
     from .relays.models import Relay, Territory
     from .users.models import User
+    from .workshops.models import WorkshopSession
 
     user = user or current_user
     if not user.is_authenticated:
@@ -74,6 +75,9 @@ def scope_clause(model, user=None):
         if user.role == Role.MANAGER:
             return User.relay_id == user.relay_id
         return User.id == user.id
+    if model is WorkshopSession and user.role in RELAY_ROLES:
+        # A relay also sees the sessions a mobile team holds for its people (host_relay_id).
+        return (WorkshopSession.relay_id == user.relay_id) | (WorkshopSession.host_relay_id == user.relay_id)
     # Every other model belongs to exactly one relay.
     return model.relay_id.in_(relay_ids)
 

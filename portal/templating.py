@@ -44,6 +44,7 @@ NAVIGATION = [
     ("beneficiaries.index", "Personnes", {Role.VOLUNTEER, Role.MANAGER}),
     ("sales.new", "Nouvelle vente", {Role.VOLUNTEER, Role.MANAGER}),
     ("sales.index", "Ventes", {Role.VOLUNTEER, Role.MANAGER}),
+    ("workshops.index", "Ateliers", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
     ("stock.index", "Stock", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
     ("cash.index", "Caisse", {Role.MANAGER}),
     ("relays.index", "Structures", {Role.COORDINATOR, Role.ADMIN}),

@@ -209,3 +209,39 @@ def login(client):
     def do_login(user, password=PASSWORD):
         return client.post("/login", data={"email": user.email, "password": password})
     return do_login
+
+
+@pytest.fixture
+def make_parcours(app, make_relay):
+    """A parcours organised by `relay` (a new relay by default)."""
+    from portal.workshops.models import Parcours
+
+    def make(relay=None, title="Premiers pas sur smartphone", themes="smartphone,messaging", **fields):
+        parcours = Parcours(relay_id=(relay or make_relay()).id, title=title, themes=themes,
+                            planned_sessions=fields.pop("planned_sessions", 4), **fields)
+        db.session.add(parcours)
+        db.session.commit()
+        return parcours
+    return make
+
+
+@pytest.fixture
+def make_workshop_session(app, make_user):
+    """A session of `parcours` for the people of `host` (default: its organiser), yesterday 14:00,
+    2 hours, facilitated by a new volunteer of the organiser unless `facilitator` is given."""
+    from datetime import date, time, timedelta
+
+    from portal.workshops.models import WorkshopSession
+
+    def make(parcours, host=None, day=None, facilitator=None, **fields):
+        facilitator = facilitator or make_user(Role.VOLUNTEER, relay=db.session.get(Relay, parcours.relay_id))
+        session = WorkshopSession(
+            parcours_id=parcours.id, relay_id=parcours.relay_id, host_relay_id=host.id if host else parcours.relay_id,
+            day=day or date.today() - timedelta(days=1), start_time=fields.pop("start_time", time(14)),
+            duration_minutes=fields.pop("duration_minutes", 120), commune=fields.pop("commune", "Gap"),
+            venue=fields.pop("venue", "Locaux de la structure"), facilitator_id=facilitator.id,
+            capacity=fields.pop("capacity", 10), **fields)
+        db.session.add(session)
+        db.session.commit()
+        return session
+    return make

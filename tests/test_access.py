@@ -9,6 +9,7 @@ import pytest
 from portal.cash.operations import close_day
 from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale
 from portal.security import Role
+from portal.workshops.operations import enrol
 
 ANON, VOL, MGR, COORD, ADMIN = "anonymous", Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN
 ROLES = [ANON, VOL, MGR, COORD, ADMIN]
@@ -91,6 +92,26 @@ TABLE = [
     row("GET", "/cash/<int:closing_id>", mgr=200, other={MGR: 404}),
     row("GET", "/cash/<int:closing_id>/report.pdf", mgr=200, other={MGR: 404}),
     row("GET", "/cash/<int:closing_id>/report", mgr=200, other={MGR: 404}),
+    row("GET", "/workshops/", vol=200, mgr=200, coord=200, admin=200),
+    row("GET", "/workshops/parcours/new", vol=200, mgr=200),
+    row("POST", "/workshops/parcours/new", vol=422, mgr=422),
+    row("GET", "/workshops/parcours/<int:parcours_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/workshops/parcours/<int:parcours_id>/edit", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/parcours/<int:parcours_id>/edit", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/parcours/<int:parcours_id>/enrolments", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/parcours/<int:parcours_id>/people", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/parcours/<int:parcours_id>/enrolments/<int:beneficiary_id>/delete", vol=303, mgr=303,
+        other={VOL: 404, MGR: 404}),
+    row("GET", "/workshops/parcours/<int:parcours_id>/sessions/new", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/parcours/<int:parcours_id>/sessions/new", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("GET", "/workshops/sessions/<int:session_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/workshops/sessions/<int:session_id>/edit", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/sessions/<int:session_id>/edit", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/sessions/<int:session_id>/duplicate", vol=303, mgr=303, other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/sessions/<int:session_id>/attendance/<int:beneficiary_id>", vol=422, mgr=422,
+        other={VOL: 404, MGR: 404}),
+    row("GET", "/workshops/sessions/<int:session_id>/sheet.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/workshops/sessions/<int:session_id>/sheet", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("GET", "/static/<path:filename>", anon=200, vol=200, mgr=200, coord=200, admin=200),
 ]
 
@@ -106,7 +127,8 @@ CASES = [
 
 
 @pytest.fixture
-def world(make_territory, make_relay, make_user, make_beneficiary, make_product):
+def world(make_territory, make_relay, make_user, make_beneficiary, make_product, make_parcours,
+          make_workshop_session):
     """Territory A with our relay, territory B with another relay; one account per role in A."""
     here, there = make_territory("A"), make_territory("B")
     ours, theirs = make_relay(here, code="OURS"), make_relay(there, code="THEIRS")
@@ -129,6 +151,11 @@ def world(make_territory, make_relay, make_user, make_beneficiary, make_product)
     yesterday, nothing = local_today() - timedelta(days=1), {"cash": 0, "card": 0, "cheque": 0}
     for where, manager in (("own", users[MGR]), ("other", make_user(MGR, relay=theirs))):
         targets[where]["closing_id"] = close_day(manager, yesterday, nothing, {}, "").id
+    for where, relay in (("own", ours), ("other", theirs)):
+        parcours = make_parcours(relay)
+        targets[where]["parcours_id"] = parcours.id
+        targets[where]["session_id"] = make_workshop_session(parcours).id
+        enrol(parcours, targets[where]["beneficiary_id"], relay.id, users[VOL])
     return users, targets
 
 

@@ -11,6 +11,7 @@ from ..audit.operations import record_event
 from ..extensions import db
 from ..sales.models import Sale
 from ..security import Role, get_scoped_or_404, roles_required
+from ..workshops.queries import person_workshops
 from . import documents, operations
 from .forms import (ELIGIBILITY_BASES, LABELS, LANGUAGES, REFERRER_TYPES, BeneficiaryForm,
                     display_phone, parse_phone)
@@ -72,7 +73,9 @@ def new():
 def show(beneficiary_id: int):
     person = get_scoped_or_404(Beneficiary, beneficiary_id)
     sales = db.session.scalars(select(Sale).where(Sale.beneficiary_id == person.id).order_by(Sale.id.desc())).all()
+    enrolments, marks = person_workshops(person.id)
     return htmx.render("beneficiaries/show.html", person=person, sales=sales, today=date.today(),
+                       enrolments=enrolments, marks=marks,
                        warning_days=current_app.config["ELIGIBILITY_WARNING_DAYS"],
                        bases=dict(ELIGIBILITY_BASES), referrers=dict(REFERRER_TYPES),
                        event_labels=documents.EVENT_LABELS)

@@ -41,4 +41,5 @@ class RelayForm(Form):
         validators=[Length(max=300, message="300 caractères au plus.")])
     receipt_format = SelectField("Format des reçus", choices=[("A5", "Feuille A5"), ("80mm", "Ticket 80 mm")])
     territory_id = SelectField("Territoire", coerce=int, validate_choice=True)
+    is_mobile_team = BooleanField("Équipe mobile du territoire (ateliers pour les personnes des autres structures)")
     active = BooleanField("Structure active", default=True)

@@ -1,7 +1,7 @@
 """Territories and the relays that belong to them."""
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import ForeignKey, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..database import utcnow
@@ -39,6 +39,8 @@ class Relay(db.Model):
     # Printed on receipts, e.g. "Association loi 1901 non assujettie à la TVA (art. 261-7 CGI)".
     legal_mention: Mapped[str] = mapped_column(String(300), default="", server_default="")
     receipt_format: Mapped[str] = mapped_column(String(5), default="A5", server_default="A5")  # A5 or 80mm
+    # The territory's mobile team: it holds workshops for the other relays' people (workshops/).
+    is_mobile_team: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     territory: Mapped[Territory] = relationship(back_populates="relays")
 
