@@ -42,7 +42,7 @@ def test_login_fails_in_place(client, make_user, email, password, message):
 
 
 def test_email_is_case_and_space_insensitive(client, make_user):
-    user = make_user(email="marie@test.example")
+    make_user(email="marie@test.example")
     r = client.post("/login", data={"email": "  Marie@Test.example ", "password": PASSWORD})
     assert r.status_code == 303
 

@@ -80,7 +80,7 @@ def test_editing_a_relay_keeps_its_own_code(client, login, make_user, make_relay
 
 def test_manager_sees_their_relay_page_with_its_accounts(client, login, make_user):
     manager = make_user(Role.MANAGER)
-    volunteer = make_user(relay=manager.relay, display_name="Tesfay")
+    make_user(relay=manager.relay, display_name="Tesfay")
     login(manager)
     page = client.get(f"/relays/{manager.relay_id}").text
     assert manager.relay.name in page and "Tesfay" in page

@@ -5,7 +5,7 @@ import uuid
 from datetime import date, timedelta
 
 import pytest
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry, LedgerHead
@@ -14,7 +14,7 @@ from portal.sales import operations as sales
 from portal.sales.models import ReceiptCounter, Sale
 from portal.sales.operations import LineRequest, PaymentRequest, SaleRefused, record_sale, void_sale
 from portal.security import Role
-from portal.stock.models import StockLevel, StockMovement
+from portal.stock.models import StockMovement
 from portal.stock.operations import stock_level
 from portal.users.models import User
 
