@@ -115,6 +115,12 @@ def can_manage_user(actor, target) -> bool:
     return target.role in assignable_roles(actor)
 
 
+def no_store(response):
+    """after_request of the features that show people's data: never kept in a browser or proxy cache."""
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
 class SessionInterface(SecureCookieSessionInterface):
     """Flask's signed cookie session, marked Secure whenever the request came over HTTPS."""
 

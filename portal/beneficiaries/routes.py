@@ -10,7 +10,7 @@ from .. import htmx
 from ..audit.operations import record_event
 from ..extensions import db
 from ..sales.models import Sale
-from ..security import Role, get_scoped_or_404, roles_required
+from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required
 from ..workshops.queries import person_workshops
 from . import documents, operations
 from .forms import (ELIGIBILITY_BASES, LABELS, LANGUAGES, REFERRER_TYPES, BeneficiaryForm,
@@ -20,19 +20,14 @@ from .queries import possible_duplicates, search
 
 bp = Blueprint("beneficiaries", __name__, url_prefix="/beneficiaries")
 
-RELAY_STAFF = (Role.VOLUNTEER, Role.MANAGER)
 bp.add_app_template_filter(display_phone, "phone")
 
 
-@bp.after_request
-def no_store(response):
-    """Personal data: never kept in a browser or proxy cache."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)  # these pages name people
 
 
 @bp.get("/")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def index():
     query = request.args.get("q", "").strip()[:80]
     page = max(request.args.get("page", 1, type=int), 1)
@@ -45,7 +40,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def new():
     # A GET with the names in its query string is the duplicate check (a page, or a fragment).
     form = BeneficiaryForm(request.args) if request.method == "GET" and request.args else BeneficiaryForm()
@@ -69,7 +64,7 @@ def new():
 
 
 @bp.get("/<int:beneficiary_id>")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def show(beneficiary_id: int):
     person = get_scoped_or_404(Beneficiary, beneficiary_id)
     sales = db.session.scalars(select(Sale).where(Sale.beneficiary_id == person.id).order_by(Sale.id.desc())).all()
@@ -82,7 +77,7 @@ def show(beneficiary_id: int):
 
 
 @bp.route("/<int:beneficiary_id>/edit", methods=["GET", "POST"])
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def edit(beneficiary_id: int):
     person = _living(beneficiary_id)
     form = BeneficiaryForm(obj=person)
@@ -105,7 +100,7 @@ def edit(beneficiary_id: int):
 
 
 @bp.post("/<int:beneficiary_id>/renew")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def renew(beneficiary_id: int):
     person = _living(beneficiary_id)
     refusal = operations.renew_eligibility(person, current_user, date.today())
@@ -117,7 +112,7 @@ def renew(beneficiary_id: int):
 
 
 @bp.get("/<int:beneficiary_id>/export.json")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def export_json(beneficiary_id: int):
     person = get_scoped_or_404(Beneficiary, beneficiary_id)
     data = documents.personal_data(person)
@@ -128,7 +123,7 @@ def export_json(beneficiary_id: int):
 
 
 @bp.get("/<int:beneficiary_id>/export.pdf")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def export_pdf(beneficiary_id: int):
     from ..pdf import pdf_response
 
@@ -152,7 +147,7 @@ def anonymise(beneficiary_id: int):
 
 
 @bp.get("/notice.pdf")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def notice_pdf():
     from ..pdf import pdf_response
 
@@ -160,7 +155,7 @@ def notice_pdf():
 
 
 @bp.get("/notice")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def notice():
     from ..pdf import html_twin
 

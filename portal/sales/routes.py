@@ -9,7 +9,7 @@ from ..beneficiaries.queries import search
 from ..catalogue.models import Product, ProductOffer
 from ..extensions import db
 from ..forms import parse_euros
-from ..security import Role, get_scoped_or_404, roles_required, scoped
+from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
 from ..stock.models import StockLevel
 from ..stock.operations import serial_in_stock
 from .forms import MAX_LINES, SaleDraft, new_draft, parse_draft
@@ -18,18 +18,13 @@ from .operations import LineRequest, SaleRefused, local_today, record_sale, void
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 
-RELAY_STAFF = (Role.VOLUNTEER, Role.MANAGER)
 
 
-@bp.after_request
-def no_store(response):
-    """Sales name people: never cached."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)  # these pages name people
 
 
 @bp.get("/")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def index():
     page = max(request.args.get("page", 1, type=int), 1)
     query = scoped(Sale).order_by(Sale.id.desc())
@@ -38,7 +33,7 @@ def index():
 
 
 @bp.route("/new", methods=["GET", "POST"])
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def new():
     offered = _offered(current_user.relay_id)
     if request.method == "GET":
@@ -75,14 +70,14 @@ def new():
 
 
 @bp.get("/<int:sale_id>")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def show(sale_id: int):
     sale = get_scoped_or_404(Sale, sale_id)
     return htmx.render("sales/show.html", sale=sale, methods=PAYMENT_METHODS)
 
 
 @bp.get("/<int:sale_id>/receipt.pdf")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def receipt_pdf(sale_id: int):
     from ..pdf import pdf_response
     from .documents import receipt_context
@@ -96,7 +91,7 @@ def receipt_pdf(sale_id: int):
 
 
 @bp.get("/<int:sale_id>/receipt")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def receipt(sale_id: int):
     from ..pdf import html_twin
     from .documents import receipt_context

@@ -12,7 +12,7 @@ from ..beneficiaries.queries import possible_duplicates, search
 from ..extensions import db
 from ..relays.models import Relay
 from ..sales.operations import local_today
-from ..security import Role, get_scoped_or_404, roles_required, scoped
+from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
 from . import documents, operations
 from .forms import ParcoursForm, QuickPersonForm, SessionForm, format_clock, format_duration
 from .models import ATTENDANCE, THEMES, Parcours, WorkshopSession
@@ -23,7 +23,6 @@ from .queries import (enrolled_count, host_relays, parcours_people, places_left,
 
 bp = Blueprint("workshops", __name__, url_prefix="/workshops")
 
-RELAY_STAFF = (Role.VOLUNTEER, Role.MANAGER)
 STAFF = (Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN)
 SESSIONS_PER_PAGE = 30
 NO_HOST = "Planifiez d'abord une séance : elle dit pour quelle structure l'équipe mobile anime ce parcours."
@@ -31,11 +30,7 @@ bp.add_app_template_filter(format_duration, "duration")
 bp.add_app_template_filter(format_clock, "clock")
 
 
-@bp.after_request
-def no_store(response):
-    """Sheets and parcours name people: never cached."""
-    response.headers["Cache-Control"] = "no-store"
-    return response
+bp.after_request(no_store)  # these pages name people
 
 
 @bp.get("/")
@@ -60,7 +55,7 @@ def index():
 
 @bp.route("/parcours/new", methods=["GET", "POST"])
 @bp.route("/parcours/<int:parcours_id>/edit", methods=["GET", "POST"])
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def edit_parcours(parcours_id: int | None = None):
     parcours = get_scoped_or_404(Parcours, parcours_id) if parcours_id else Parcours(active=True)
     form = ParcoursForm(obj=parcours)
@@ -78,7 +73,7 @@ def edit_parcours(parcours_id: int | None = None):
 
 
 @bp.get("/parcours/<int:parcours_id>")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def parcours(parcours_id: int):
     parcours = get_scoped_or_404(Parcours, parcours_id)
     # The active search of the enrolment: a page, or only the people found.
@@ -86,7 +81,7 @@ def parcours(parcours_id: int):
 
 
 @bp.post("/parcours/<int:parcours_id>/enrolments")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def enrol(parcours_id: int):
     parcours = get_scoped_or_404(Parcours, parcours_id)
     page = _parcours_page(parcours, request.form)
@@ -102,7 +97,7 @@ def enrol(parcours_id: int):
 
 
 @bp.post("/parcours/<int:parcours_id>/people")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def enrol_new(parcours_id: int):
     parcours = get_scoped_or_404(Parcours, parcours_id)
     form = QuickPersonForm()
@@ -127,7 +122,7 @@ def enrol_new(parcours_id: int):
 
 
 @bp.post("/parcours/<int:parcours_id>/enrolments/<int:beneficiary_id>/delete")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def unenrol(parcours_id: int, beneficiary_id: int):
     parcours = get_scoped_or_404(Parcours, parcours_id)
     try:
@@ -139,21 +134,21 @@ def unenrol(parcours_id: int, beneficiary_id: int):
 
 
 @bp.route("/parcours/<int:parcours_id>/sessions/new", methods=["GET", "POST"])
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def new_session(parcours_id: int):
     parcours = get_scoped_or_404(Parcours, parcours_id)
     return _session_form(parcours, _next_session(parcours))
 
 
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def edit_session(session_id: int):
     session = _organised_session(session_id)
     return _session_form(session.parcours, session)
 
 
 @bp.post("/sessions/<int:session_id>/duplicate")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def duplicate_session(session_id: int):
     session = _organised_session(session_id)
     copy = operations.duplicate_session(session, current_user)
@@ -162,14 +157,14 @@ def duplicate_session(session_id: int):
 
 
 @bp.get("/sessions/<int:session_id>")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def session(session_id: int):
     session = get_scoped_or_404(WorkshopSession, session_id)
     return htmx.render("workshops/session.html", "attendance", **_sheet(session))
 
 
 @bp.post("/sessions/<int:session_id>/attendance/<int:beneficiary_id>")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def mark(session_id: int, beneficiary_id: int):
     session = get_scoped_or_404(WorkshopSession, session_id)
     row = next(iter(sheet_people(session, beneficiary_id)), None)
@@ -187,7 +182,7 @@ def mark(session_id: int, beneficiary_id: int):
 
 
 @bp.get("/sessions/<int:session_id>/sheet.pdf")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def sheet_pdf(session_id: int):
     from ..pdf import pdf_response
 
@@ -197,7 +192,7 @@ def sheet_pdf(session_id: int):
 
 
 @bp.get("/sessions/<int:session_id>/sheet")
-@roles_required(*RELAY_STAFF)
+@roles_required(*RELAY_ROLES)
 def sheet(session_id: int):
     from ..pdf import html_twin
 
