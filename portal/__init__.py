@@ -87,7 +87,9 @@ def _register_blueprints(app: Flask) -> None:
     from .beneficiaries.routes import bp as beneficiaries_bp
     from .cash.routes import bp as cash_bp
     from .catalogue.routes import bp as catalogue_bp
+    from .certificates.routes import bp as certificates_bp
     from .home.routes import bp as home_bp
+    from .laptops.routes import bp as laptops_bp
     from .relays.routes import bp as relays_bp
     from .sales.routes import bp as sales_bp
     from .stock.routes import bp as stock_bp
@@ -95,5 +97,5 @@ def _register_blueprints(app: Flask) -> None:
     from .workshops.routes import bp as workshops_bp
 
     for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp, sales_bp,
-               catalogue_bp, stock_bp, cash_bp, workshops_bp):
+               catalogue_bp, stock_bp, cash_bp, workshops_bp, laptops_bp, certificates_bp):
         app.register_blueprint(bp)

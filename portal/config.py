@@ -52,5 +52,9 @@ class Defaults:
     RECHARGE_MONTHLY_CAP_CENTS = 3000
     LEDGER_KEY = None
 
+    # Scheme and host printed on documents that link back to the portal (the certificates' QR
+    # code), e.g. "https://relais.example.org"; None: those of the request.
+    PUBLIC_URL = None
+
     TIMEZONE = "Europe/Paris"
     LOCALE = "fr_FR"

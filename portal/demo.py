@@ -111,6 +111,7 @@ def seed_demo() -> bool:
         seed_demo_beneficiaries(relays[code], None, 4, ["er", "af", "gn"], rng)  # no account there yet
     seed_demo_shop(relays, rng)
     seed_demo_workshops(relays, rng)
+    seed_demo_laptops(territory, relays, rng)
     return True
 
 
@@ -239,9 +240,10 @@ DEMO_PARCOURS = [
 
 
 def seed_demo_workshops(relays: dict, rng) -> None:
-    """The mobile team, two parcours with their sessions (one at Névache), enrolments and the
-    attendance of past sessions — through the workshops' operations."""
+    """The mobile team, two parcours with their sessions (one at Névache), enrolments, the
+    attendance of past sessions and the certificates issued — through the workshops' operations."""
     from .beneficiaries.models import Beneficiary
+    from .certificates.operations import issue_group
     from .sales.operations import local_today
     from .workshops.models import Parcours, WorkshopSession
     from .workshops.operations import enrol, record_attendance, save_parcours, save_session
@@ -272,3 +274,40 @@ def seed_demo_workshops(relays: dict, rng) -> None:
             for person in people:
                 status = rng.choice(["present"] * 6 + ["absent", "excused"])
                 record_attendance(session, person, status, facilitator)
+        issue_group(parcours, facilitator)
+
+
+LAPTOP_MODELS = ("Lenovo ThinkPad T480 (reconditionné)", "Dell Latitude 5490 (reconditionné)",
+                 "HP EliteBook 840 G5 (reconditionné)")
+
+
+def seed_demo_laptops(territory: Territory, relays: dict, rng) -> None:
+    """The territory's 24 loaned laptops (one under repair); the CADA Briançon parcours books them:
+    handed out and returned reset after its past sessions (one came back damaged), booked for the
+    next one."""
+    from .laptops.models import Laptop
+    from .laptops.operations import book_laptops, hand_out_laptops, return_laptop, save_laptop
+    from .sales.operations import local_today
+    from .workshops.models import WorkshopSession
+
+    coordinator = db.session.scalar(select(User).where(User.role == Role.COORDINATOR))
+    fleet = []
+    for n in range(1, 25):
+        fleet.append(save_laptop(Laptop(territory_id=territory.id, state="available"), {
+            "tag": f"PC-{n:02d}", "model": LAPTOP_MODELS[n % len(LAPTOP_MODELS)],
+            "serial": f"SN{rng.randint(10**7, 10**8 - 1)}", "state": "available", "notes": ""}, coordinator))
+    volunteer = db.session.scalar(select(User).where(User.relay_id == relays["CADABRI"].id))
+    sessions = db.session.scalars(select(WorkshopSession).where(
+        WorkshopSession.relay_id == relays["CADABRI"].id).order_by(WorkshopSession.day)).all()
+    last_past = max((s for s in sessions if s.day < local_today()), key=lambda s: s.day)
+    for session in sessions:
+        laptops = [laptop for laptop in fleet if laptop.state == "available"][:session.laptops_planned]
+        book_laptops(session, [laptop.id for laptop in laptops], volunteer)
+        if session.day >= local_today():
+            continue
+        hand_out_laptops(session, volunteer)
+        for laptop in laptops:
+            damaged = session is last_past and laptop is laptops[-1]
+            return_laptop(session, laptop.id, volunteer, reset_done=not damaged,
+                          damage="Touche Entrée arrachée, écran rayé" if damaged else "", needs_repair=damaged)
+    save_laptop(fleet[-1], {"state": "repair", "notes": "Batterie à changer"}, coordinator)

@@ -54,6 +54,8 @@ def visible_relay_ids(user):
 def scope_clause(model, user=None):
     """The WHERE clause that limits `model` to what `user` (default: current) may see."""
     from .relays.models import Relay, Territory
+    from .certificates.models import Certificate
+    from .laptops.models import Laptop
     from .users.models import User
     from .workshops.models import WorkshopSession
 
@@ -75,9 +77,14 @@ def scope_clause(model, user=None):
         if user.role == Role.MANAGER:
             return User.relay_id == user.relay_id
         return User.id == user.id
-    if model is WorkshopSession and user.role in RELAY_ROLES:
-        # A relay also sees the sessions a mobile team holds for its people (host_relay_id).
-        return (WorkshopSession.relay_id == user.relay_id) | (WorkshopSession.host_relay_id == user.relay_id)
+    if model in (WorkshopSession, Certificate) and user.role in RELAY_ROLES:
+        # A relay also sees the sessions a mobile team holds for its people, and their certificates.
+        return (model.relay_id == user.relay_id) | (model.host_relay_id == user.relay_id)
+    if model is Laptop:
+        # The fleet is the territory's: every relay of it books laptops for its workshops.
+        if user.role == Role.COORDINATOR:
+            return Laptop.territory_id == user.territory_id
+        return Laptop.territory_id == select(Relay.territory_id).where(Relay.id == user.relay_id).scalar_subquery()
     # Every other model belongs to exactly one relay.
     return model.relay_id.in_(relay_ids)
 

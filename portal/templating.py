@@ -45,6 +45,7 @@ NAVIGATION = [
     ("sales.new", "Nouvelle vente", {Role.VOLUNTEER, Role.MANAGER}),
     ("sales.index", "Ventes", {Role.VOLUNTEER, Role.MANAGER}),
     ("workshops.index", "Ateliers", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
+    ("laptops.index", "Ordinateurs", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR}),
     ("stock.index", "Stock", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
     ("cash.index", "Caisse", {Role.MANAGER}),
     ("relays.index", "Structures", {Role.COORDINATOR, Role.ADMIN}),

@@ -6,10 +6,15 @@ from datetime import timedelta
 
 import pytest
 
+from portal.beneficiaries.models import Beneficiary
 from portal.cash.operations import close_day
+from portal.certificates.operations import issue_certificate
+from portal.extensions import db
+from portal.laptops.models import Laptop
+from portal.laptops.operations import book_laptops
 from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale
 from portal.security import Role
-from portal.workshops.operations import enrol
+from portal.workshops.operations import enrol, record_attendance
 
 ANON, VOL, MGR, COORD, ADMIN = "anonymous", Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN
 ROLES = [ANON, VOL, MGR, COORD, ADMIN]
@@ -100,7 +105,8 @@ TABLE = [
     row("POST", "/workshops/parcours/<int:parcours_id>/edit", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
     row("POST", "/workshops/parcours/<int:parcours_id>/enrolments", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
     row("POST", "/workshops/parcours/<int:parcours_id>/people", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
-    row("POST", "/workshops/parcours/<int:parcours_id>/enrolments/<int:beneficiary_id>/delete", vol=303, mgr=303,
+    # 422: the person attended a session, so the enrolment stays (their certificate).
+    row("POST", "/workshops/parcours/<int:parcours_id>/enrolments/<int:beneficiary_id>/delete", vol=422, mgr=422,
         other={VOL: 404, MGR: 404}),
     row("GET", "/workshops/parcours/<int:parcours_id>/sessions/new", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("POST", "/workshops/parcours/<int:parcours_id>/sessions/new", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
@@ -112,10 +118,30 @@ TABLE = [
         other={VOL: 404, MGR: 404}),
     row("GET", "/workshops/sessions/<int:session_id>/sheet.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("GET", "/workshops/sessions/<int:session_id>/sheet", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/laptops/", vol=200, mgr=200, coord=200, admin=200),
+    row("GET", "/laptops/new", coord=200),
+    row("POST", "/laptops/new", coord=422),
+    row("GET", "/laptops/<int:laptop_id>/edit", coord=200, other={COORD: 404}),
+    row("POST", "/laptops/<int:laptop_id>/edit", coord=422, other={COORD: 404}),
+    row("POST", "/laptops/sessions/<int:session_id>/book", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("POST", "/laptops/sessions/<int:session_id>/<int:laptop_id>/delete", vol=303, mgr=303,
+        other={VOL: 404, MGR: 404}),
+    row("POST", "/laptops/sessions/<int:session_id>/hand-out", vol=303, mgr=303, other={VOL: 404, MGR: 404}),
+    row("POST", "/laptops/sessions/<int:session_id>/<int:laptop_id>/return", vol=422, mgr=422,
+        other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/parcours/<int:parcours_id>/certificates", vol=303, mgr=303, other={VOL: 404, MGR: 404}),
+    row("GET", "/workshops/parcours/<int:parcours_id>/certificates.pdf", vol=200, mgr=200,
+        other={VOL: 404, MGR: 404}),
+    row("POST", "/workshops/parcours/<int:parcours_id>/certificates/<int:beneficiary_id>", vol=303, mgr=303,
+        other={VOL: 404, MGR: 404}),
+    row("GET", "/certificates/<int:certificate_id>.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/certificates/<int:certificate_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("GET", "/verify", anon=200, vol=200, mgr=200, coord=200, admin=200),
+    row("GET", "/verify/<code>", anon=200, vol=200, mgr=200, coord=200, admin=200),
     row("GET", "/static/<path:filename>", anon=200, vol=200, mgr=200, coord=200, admin=200),
 ]
 
-INVALID = {"name": "", "email": "", "current": "", "first_name": ""}
+INVALID = {"name": "", "email": "", "current": "", "first_name": "", "tag": ""}
 
 
 
@@ -170,14 +196,26 @@ def world(make_territory, make_relay, make_user, make_beneficiary, make_product,
     for where, relay in (("own", ours), ("other", theirs)):
         parcours = make_parcours(relay)
         targets[where]["parcours_id"] = parcours.id
-        targets[where]["session_id"] = make_workshop_session(parcours).id
+        session = make_workshop_session(parcours)
+        targets[where]["session_id"] = session.id
         enrol(parcours, targets[where]["beneficiary_id"], relay.id, users[VOL])
+        laptop = Laptop(territory_id=relay.territory_id, tag=f"PC-{where}", model="ThinkPad T480")
+        db.session.add(laptop)
+        db.session.commit()
+        targets[where]["laptop_id"] = laptop.id
+        facilitator = make_user(VOL, relay=relay)
+        book_laptops(session, [laptop.id], facilitator)
+        person = db.session.get(Beneficiary, targets[where]["beneficiary_id"])
+        record_attendance(session, person, "present", facilitator)
+        certificate = issue_certificate(parcours, person, facilitator)
+        targets[where] |= {"certificate_id": certificate.id, "code": certificate.code}
     return users, targets
 
 
 def build_url(rule: str, ids: dict) -> str:
     url = rule.replace("<path:filename>", "app.css")
     for name, value in ids.items():
+        url = url.replace(f"<{name}>", str(value))
         url = url.replace(f"<int:{name}>", str(value))
     return url
 

@@ -3,7 +3,10 @@ from datetime import date
 
 from flask import current_app
 
+from ..certificates.operations import person_certificates
 from ..templating import local_date, local_datetime
+from ..workshops.forms import format_duration
+from ..workshops.queries import person_workshops
 from .forms import AUTONOMY_QUESTIONS, ELIGIBILITY_BASES, REFERRER_TYPES
 from .models import Beneficiary
 
@@ -54,6 +57,20 @@ def personal_data(person: Beneficiary) -> dict:
             {"date": e.at, "action": EVENT_LABELS.get(e.kind, e.kind), "détail": e.detail}
             for e in person.events
         ],
+    } | _workshops_data(person)
+
+
+def _workshops_data(person: Beneficiary) -> dict:
+    """The person's workshops: parcours, attendance marks, certificates."""
+    enrolments, marks = person_workshops(person.id)
+    return {
+        "ateliers": [{"parcours": e.parcours.title, "inscription le": e.enrolled_at, "séances suivies": attended,
+                      "durée suivie": format_duration(minutes)} for e, attended, minutes in enrolments],
+        "présences": [{"date": m.session.day, "parcours": m.session.parcours.title, "commune": m.session.commune,
+                       "présence": m.status_label} for m in marks],
+        "attestations": [{"numéro": c.number, "parcours": c.parcours.title, "séances": c.sessions_count,
+                          "durée": format_duration(c.minutes), "délivrée le": c.issued_at,
+                          "code de vérification": c.code} for c in person_certificates(person.id)],
     }
 
 
@@ -86,17 +103,27 @@ def export_context(person: Beneficiary) -> dict:
     data = personal_data(person)
     eligibility, autonomy = data.pop("éligibilité"), data.pop("autonomie numérique")
     history = data.pop("historique")
+    workshops = [data.pop(name) for name in ("ateliers", "présences", "attestations")]
     return {
         "title": f"Vos données — fiche {person.code}",
         "relay": _relay(person.relay),
         "person_name": person.full_name,
         "code": person.code,
         "sections": [_section("Identité et contact", data), _section("Éligibilité", eligibility),
-                     _section("Autonomie numérique", autonomy)],
+                     _section("Autonomie numérique", autonomy), _workshops_section(*workshops)],
         "history": [{"date": _printable(h["date"]), "action": h["action"], "detail": h["détail"]}
                     for h in history],
         "issued_on": local_date(date.today(), "d MMMM y"),
     }
+
+
+def _workshops_section(parcours: list[dict], marks: list[dict], certificates: list[dict]) -> dict:
+    rows = [(p["parcours"], f"inscription le {_printable(p['inscription le'])}, {p['séances suivies']} séance(s) "
+             f"suivie(s), {p['durée suivie']}") for p in parcours]
+    rows += [(_printable(m["date"]), f"{m['parcours']}, {m['commune']} : {m['présence'].lower()}") for m in marks]
+    rows += [(f"Attestation {c['numéro']}", f"{c['parcours']}, {c['durée']}, délivrée le {_printable(c['délivrée le'])}, "
+              f"code {c['code de vérification']}") for c in certificates]
+    return {"title": "Ateliers", "rows": rows or [("Ateliers", "aucun")]}
 
 
 def notice_context(relay) -> dict:

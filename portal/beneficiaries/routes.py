@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .. import htmx
 from ..audit.operations import record_event
+from ..certificates.operations import person_certificates
 from ..extensions import db
 from ..sales.models import Sale
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required
@@ -70,7 +71,7 @@ def show(beneficiary_id: int):
     sales = db.session.scalars(select(Sale).where(Sale.beneficiary_id == person.id).order_by(Sale.id.desc())).all()
     enrolments, marks = person_workshops(person.id)
     return htmx.render("beneficiaries/show.html", person=person, sales=sales, today=date.today(),
-                       enrolments=enrolments, marks=marks,
+                       enrolments=enrolments, marks=marks, certificates=person_certificates(person.id),
                        warning_days=current_app.config["ELIGIBILITY_WARNING_DAYS"],
                        bases=dict(ELIGIBILITY_BASES), referrers=dict(REFERRER_TYPES),
                        event_labels=documents.EVENT_LABELS)

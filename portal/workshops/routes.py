@@ -10,6 +10,7 @@ from ..beneficiaries.forms import parse_phone
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import possible_duplicates, search
 from ..extensions import db
+from ..laptops.queries import session_laptops_context, slot_clash
 from ..relays.models import Relay
 from ..sales.operations import local_today
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
@@ -259,7 +260,7 @@ def _session_form(parcours: Parcours, session: WorkshopSession):
         form.host_relay_id.data = parcours.relay_id  # not asked: a relay holds workshops for its own people
     form.facilitator_id.choices = [(u.id, u.display_name)
                                    for u in possible_facilitators(parcours.relay_id, session.facilitator_id)]
-    if form.validate_on_submit() and _enough_places(form, parcours):
+    if form.validate_on_submit() and _enough_places(form, parcours) and _laptops_stay_free(form, session):
         for name in ("day", "start_time", "commune", "venue", "host_relay_id", "facilitator_id", "capacity",
                      "notes"):
             setattr(session, name, form[name].data)
@@ -280,7 +281,19 @@ def _enough_places(form: SessionForm, parcours: Parcours) -> bool:
     return True
 
 
-def _sheet(session: WorkshopSession, error: str | None = None) -> dict:
+def _laptops_stay_free(form: SessionForm, session: WorkshopSession) -> bool:
+    """A session does not move onto another booking of one of its laptops."""
+    clash = slot_clash(session, form.day.data, form.start_time.data, form.duration.data)
+    if clash:
+        (form.day if form.day.data != session.day else form.start_time).errors.append(clash)
+        return False
+    return True
+
+
+def _sheet(session: WorkshopSession, error: str | None = None, **laptops) -> dict:
+    """The session's page: its attendance sheet, and its laptops part (`laptops`: what a refused
+    change of its loans shows)."""
     rows = sheet_people(session)
-    return {"session": session, "rows": rows, "counts": sheet_counts(rows), "statuses": ATTENDANCE,
-            "today": local_today(), "organiser": session.relay_id == current_user.relay_id, "error": error}
+    sheet = {"session": session, "rows": rows, "counts": sheet_counts(rows), "statuses": ATTENDANCE,
+             "today": local_today(), "organiser": session.relay_id == current_user.relay_id, "error": error}
+    return sheet | session_laptops_context(session, **laptops)

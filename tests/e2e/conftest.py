@@ -253,6 +253,19 @@ def page_nojs(browser, live_server, request):
     context.close()
 
 
+def log_in(page, live_server, email: str) -> None:
+    """Log in with a demo account through the login form; lands on the home page."""
+    from playwright.sync_api import expect
+
+    from portal.demo import DEMO_PASSWORD
+
+    page.goto("/login")
+    page.get_by_label("Adresse e-mail", exact=True).fill(email)
+    page.get_by_label("Mot de passe", exact=True).fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Se connecter").click()
+    expect(page).to_have_url(f"{live_server.url}/")
+
+
 # --- accessibility -----------------------------------------------------------------------
 
 _AXE_RUN = """async (tags) => {

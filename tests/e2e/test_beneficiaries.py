@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 from playwright.sync_api import expect
 
 from portal.beneficiaries.queries import fold
-from portal.demo import DEMO_PASSWORD
+from tests.e2e.conftest import log_in
 
 VOLUNTEER = "benevole.spf-gap@relais05.example"
 RELAY = "Secours Populaire Gap"
@@ -27,14 +27,6 @@ NOTICE_LINK = "Imprimer la notice d'information"
 CODE = re.compile(r"B-[2-9A-HJKMNP-Z]{4,5}")
 PROFILE_PATH = re.compile(r"/beneficiaries/(\d+)$")
 MARKER = "same document"
-
-
-def login(page, live_server) -> None:
-    page.goto("/login")
-    page.get_by_label("Adresse e-mail", exact=True).fill(VOLUNTEER)
-    page.get_by_label("Mot de passe", exact=True).fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).to_have_url(f"{live_server.url}/")
 
 
 def set_marker(page) -> None:
@@ -172,7 +164,7 @@ NEW_JS = ("Богдана", "Литвиненко", "06 12 34 56 78")
 
 def test_onboarding_journey_with_htmx(page, axe_check, live_server):
     first, last, phone = NEW_JS
-    login(page, live_server)
+    log_in(page, live_server, VOLUNTEER)
     assert_not_in_demo(page, first, last, phone)
     open_people(page, live_server, axe_check)
 
@@ -259,7 +251,7 @@ NEW_NOJS = ("Мирослава", "Гнатюк", "07 81 23 45 67")
 def test_onboarding_journey_without_javascript(page_nojs, axe_check, live_server):
     page = page_nojs
     first, last, phone = NEW_NOJS
-    login(page, live_server)
+    log_in(page, live_server, VOLUNTEER)
     assert_not_in_demo(page, first, last, phone)
     open_people(page, live_server, axe_check)
 

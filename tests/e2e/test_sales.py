@@ -25,7 +25,8 @@ import pytest
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
-from portal.demo import DEMO_PASSWORD
+from tests.e2e.conftest import log_in
+
 
 VOLUNTEER = "benevole.spf-gap@relais05.example"
 MANAGER = "referent.spf-gap@relais05.example"
@@ -199,14 +200,6 @@ def later_sales_today(request) -> bool:
 
 
 # --- pages --------------------------------------------------------------------------------
-
-def login(page, live_server, email: str) -> None:
-    page.goto("/login")
-    page.get_by_label("Adresse e-mail", exact=True).fill(email)
-    page.get_by_label("Mot de passe", exact=True).fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Se connecter").click()
-    expect(page).to_have_url(f"{live_server.url}/")
-
 
 def logout(page) -> None:
     page.get_by_role("button", name="Se déconnecter").click()
@@ -620,7 +613,7 @@ def sale_journey(page, live_server, axe_check, request, javascript: bool) -> Non
     assert cash["today"] in cash["open"], "today's till is already closed: no sale can be recorded today"
     person = pick_person(live_server)
 
-    login(page, live_server, VOLUNTEER)
+    log_in(page, live_server, VOLUNTEER)
     open_sale_screen(page, live_server, axe_check, person)
     fill_basket(page, axe_check, state, javascript)
 
@@ -641,7 +634,7 @@ def sale_journey(page, live_server, axe_check, request, javascript: bool) -> Non
     print_receipt(page, axe_check, person, sale)
 
     logout(page)
-    login(page, live_server, MANAGER)
+    log_in(page, live_server, MANAGER)
     void_number = void_as_manager(page, live_server, axe_check, sale, javascript)
     restored = shop_state(live_server)
     assert (restored["sim"], restored["recharge"]) == (state["sim"], state["recharge"]), "the void returns the stock"

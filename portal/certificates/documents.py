@@ -1,0 +1,64 @@
+"""Plain-data context of attendance certificates (one page each), and the link their QR code holds."""
+from datetime import date
+from urllib.parse import urlsplit
+
+import segno
+from flask import current_app, url_for
+
+from ..templating import local_date
+from ..workshops.forms import format_duration
+from .models import Certificate
+
+TEMPLATE = "pdf/certificate.html"
+
+
+def verify_url(code: str) -> str:
+    """The absolute address of the public page that verifies a certificate. PUBLIC_URL, when set,
+    gives its scheme and host (the portal may be reached under a private name on the relay's PC)."""
+    public = current_app.config.get("PUBLIC_URL")
+    if public:
+        parts = urlsplit(public)
+        adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+        return adapter.build("certificates.verify_code", {"code": code}, force_external=True)
+    return url_for("certificates.verify_code", code=code, _external=True)
+
+
+def certificate_context(certificate: Certificate, verify_url: str) -> dict:
+    """One page of pdf/certificate.html: the facts as issued, and the person's name as it is now."""
+    facts, person = certificate.facts, certificate.beneficiary
+    return {
+        "number": certificate.number,
+        "code": certificate.code,
+        "name": person.full_name,
+        "title": facts["parcours"]["title"],
+        "level": facts["parcours"]["level"],
+        "themes": facts["parcours"]["themes"],
+        "sessions": [{"date": local_date(day, "d MMMM y"), "day": local_date(day, "dd/MM/y"),
+                      "duration": format_duration(s["minutes"]), "commune": s["commune"]}
+                     for s in facts["sessions"] for day in [date.fromisoformat(s["date"])]],
+        "sessions_count": certificate.sessions_count,
+        "total": format_duration(certificate.minutes),
+        "facilitators": facts["facilitators"],
+        "organiser": facts["organiser"],
+        "place": facts["place"],
+        "issued_on": local_date(date.fromisoformat(facts["issued_on"]), "d MMMM y"),
+        "verify_url": verify_url,
+        # Inline <svg>: WeasyPrint draws it as vectors (and portal/pdf.py refuses data: URLs).
+        "qr_svg": segno.make(verify_url, error="m").svg_inline(scale=1, border=0, omitsize=True,
+                                                               title="Code QR de vérification"),
+    }
+
+
+def certificates_context(certificates: list[Certificate]) -> dict:
+    """The whole document: a page per certificate (one for a single certificate), in the given order."""
+    pages = [certificate_context(c, verify_url(c.code)) for c in certificates]
+    organiser = pages[0]["organiser"]
+    return {"page_size": "A4", "relay": {"name": organiser["name"], "address": "", "town": organiser["town"]},
+            "certificates": pages}
+
+
+def certificates_pdf(certificates: list[Certificate]) -> bytes:
+    """The certificates as PDF bytes (a page each), without counting a print: for the demo and benchmarks."""
+    from ..pdf import render_pdf
+
+    return render_pdf(TEMPLATE, **certificates_context(certificates))
