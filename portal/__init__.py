@@ -91,11 +91,13 @@ def _register_blueprints(app: Flask) -> None:
     from .home.routes import bp as home_bp
     from .laptops.routes import bp as laptops_bp
     from .relays.routes import bp as relays_bp
+    from .reports.routes import bp as reports_bp
     from .sales.routes import bp as sales_bp
     from .stock.routes import bp as stock_bp
     from .users.routes import bp as users_bp
     from .workshops.routes import bp as workshops_bp
 
     for bp in (home_bp, auth_bp, relays_bp, users_bp, audit_bp, beneficiaries_bp, sales_bp,
-               catalogue_bp, stock_bp, cash_bp, workshops_bp, laptops_bp, certificates_bp):
+               catalogue_bp, stock_bp, cash_bp, workshops_bp, laptops_bp, certificates_bp,
+               reports_bp):
         app.register_blueprint(bp)

@@ -99,7 +99,50 @@ def verify_ledger_command(relay_code):
         raise SystemExit(1)
 
 
+@click.command("rebuild-reports")
+def rebuild_reports_command():
+    """Recalculer les tableaux des rapports à partir des ventes, des personnes et des présences."""
+    from .reports.operations import rebuild_activity
+
+    click.echo(f"Rapports recalculés ({rebuild_activity()} enregistrements lus).")
+
+
+@click.command("seed-volume")
+@click.option("--relays", type=click.IntRange(1, 999), default=100, show_default=True, help="Nombre de structures.")
+@click.option("--years", type=click.IntRange(1, 30), default=10, show_default=True, help="Années d'activité.")
+@click.option("--sales", type=click.IntRange(0), default=3_000_000, show_default=True,
+              help="Nombre de ventes (les annulations, ~2 %, s'y ajoutent).")
+@click.option("--seed", type=int, default=5, show_default=True, help="Graine du tirage (même graine, même volume).")
+def seed_volume_command(relays, years, sales, seed):
+    """Add a territory "Volume" of synthetic relays (V001…) to measure the reports at scale.
+
+    People, sales and voids, workshop attendance and daily closings, with the report tables, written
+    in bulk into a migrated database (empty or holding the demo). No stock movements and no ledger
+    entries are written: these relays exist to measure reports, their ledgers are not chained
+    (verify-ledger reports them as broken). Run it while nobody else writes to the database."""
+    from .reports.volume import VolumeRefused, seed_volume
+
+    try:
+        totals = seed_volume(relays=relays, years=years, sales=sales, seed=seed, echo=click.echo)
+    except VolumeRefused as refused:
+        raise click.ClickException(str(refused)) from None
+
+    def n(number) -> str:  # 12345 → "12 345"
+        return f"{round(number):,}".replace(",", " ")
+
+    click.echo(
+        f"Volume ajouté en {totals.seconds:.0f} s : {totals.relays} structures, {n(totals.people)} personnes, "
+        f"{n(totals.sales)} ventes et {n(totals.voids)} annulations ({n(totals.lines)} lignes de vente, "
+        f"{n(totals.payments)} paiements), {n(totals.sessions)} séances ({n(totals.marks)} présences notées), "
+        f"{n(totals.closings)} clôtures ; rapports : {n(totals.daily)} lignes par jour et {n(totals.monthly)} "
+        f"par mois, {n(totals.served)} personnes servies par jour. {n(totals.rows)} enregistrements écrits, "
+        f"{n(totals.rows_per_second)} enregistrements/s (écriture seule : {totals.insert_seconds:.0f} s, "
+        f"{n(totals.rows / totals.insert_seconds if totals.insert_seconds else 0)}/s).")
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(rebuild_reports_command)
+    app.cli.add_command(seed_volume_command)
     app.cli.add_command(verify_ledger_command)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)

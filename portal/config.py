@@ -56,5 +56,10 @@ class Defaults:
     # code), e.g. "https://relais.example.org"; None: those of the request.
     PUBLIC_URL = None
 
+    # Reports: a count of people (or of their purchases) from 1 to REPORT_SMALL_COUNT - 1 is shown
+    # as "< 5" in pages and exports; a relay without activity for SILENT_DAYS is flagged.
+    REPORT_SMALL_COUNT = 5
+    SILENT_DAYS = 14
+
     TIMEZONE = "Europe/Paris"
     LOCALE = "fr_FR"

@@ -9,6 +9,8 @@ as HTML, for layout work and for printing from the browser.
 WeasyPrint is imported inside the functions: the portal starts, and every other page works,
 on a machine where its system libraries (Pango) are missing.
 """
+import base64
+import binascii
 import re
 import threading
 from pathlib import Path
@@ -37,18 +39,38 @@ class URLRefused(ValueError):
     """A document asked for a resource outside the app's static folder."""
 
 
+# The one inline resource a document may carry: a PNG image in base64 (a certificate's QR code,
+# drawn by segno: a few hundred bytes that WeasyPrint embeds far faster than an SVG path).
+DATA_PNG = "data:image/png;base64,"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
 def static_only_fetcher(static_folder: str | Path):
-    """A WeasyPrint URL fetcher that serves `file:` URLs inside `static_folder` and nothing else."""
-    from weasyprint.urls import URLFetcher
+    """A WeasyPrint URL fetcher that serves `file:` URLs inside `static_folder`, inline PNG images
+    (`data:image/png;base64,…`) and nothing else: no other data: type, no network, no other file."""
+    from weasyprint.urls import URLFetcher, URLFetcherResponse
 
     root = Path(static_folder).resolve()
 
     class StaticOnlyFetcher(URLFetcher):
         def fetch(self, url, headers=None):
+            if url[:len(DATA_PNG)].lower() == DATA_PNG:
+                return URLFetcherResponse(url, _png_data(url), {"Content-Type": "image/png"})
             path = _static_path(url, root)
             return super().fetch(path.as_uri(), headers)
 
     return StaticOnlyFetcher(allowed_protocols=("file",))
+
+
+def _png_data(url: str) -> bytes:
+    """The bytes of a `data:image/png;base64,` URL; URLRefused unless they are base64 of a PNG."""
+    try:
+        data = base64.b64decode(url[len(DATA_PNG):], validate=True)
+    except binascii.Error:
+        raise URLRefused(f"refused (not base64): {url[:80]}") from None
+    if not data.startswith(PNG_SIGNATURE):
+        raise URLRefused(f"refused (not a PNG image): {url[:80]}")
+    return data
 
 
 def _static_path(url: str, root: Path) -> Path:

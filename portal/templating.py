@@ -48,6 +48,7 @@ NAVIGATION = [
     ("laptops.index", "Ordinateurs", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR}),
     ("stock.index", "Stock", {Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
     ("cash.index", "Caisse", {Role.MANAGER}),
+    ("reports.index", "Rapports", {Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),
     ("relays.index", "Structures", {Role.COORDINATOR, Role.ADMIN}),
     ("catalogue.index", "Catalogue", {Role.COORDINATOR, Role.ADMIN}),
     ("users.index", "Comptes", {Role.MANAGER, Role.COORDINATOR, Role.ADMIN}),

@@ -138,6 +138,12 @@ TABLE = [
     row("GET", "/certificates/<int:certificate_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("GET", "/verify", anon=200, vol=200, mgr=200, coord=200, admin=200),
     row("GET", "/verify/<code>", anon=200, vol=200, mgr=200, coord=200, admin=200),
+    row("GET", "/reports/", mgr=200, coord=200, admin=200),
+    row("GET", "/reports/relays/<int:relay_id>", mgr=200, coord=200, admin=200, other={MGR: 404, COORD: 404}),
+    row("GET", "/reports/figures.csv", mgr=200, coord=200, admin=200),
+    row("GET", "/reports/journal.csv", mgr=200, coord=200, admin=200),
+    row("GET", "/reports/report.pdf", mgr=200, coord=200, admin=200),
+    row("GET", "/reports/report", mgr=200, coord=200, admin=200),
     row("GET", "/static/<path:filename>", anon=200, vol=200, mgr=200, coord=200, admin=200),
 ]
 

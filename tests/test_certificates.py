@@ -1,6 +1,7 @@
 """Attendance certificates: the facts from present marks only, a new certificate only when they
 change, the printed page (text, scripts, one page each, prints counted), the public verification
 page that tells no name, and who may issue and print them."""
+import base64
 import io
 import logging
 import re
@@ -13,7 +14,7 @@ from sqlalchemy import func, select
 
 from portal.audit.models import AuditEvent
 from portal.beneficiaries.operations import anonymise
-from portal.certificates.documents import certificate_context, certificates_pdf, verify_url
+from portal.certificates.documents import certificate_context, certificates_pdf, qr_png, verify_url
 from portal.certificates.models import Certificate
 from portal.certificates.operations import (CertificateRefused, initials, issue_certificate, issue_group,
                                             normalise_code)
@@ -83,7 +84,8 @@ def test_the_certificate_counts_present_marks_only(course):
     assert context["facilitators"] == ["Claire Martin", "Yusuf Ahmadi"]
     assert context["themes"] == ["Messagerie électronique (e-mail)", "Démarches administratives en ligne"]
     assert (context["name"], context["place"], context["level"]) == ("Олена Шевченко", "Briançon", "Débutant")
-    assert "<svg" in context["qr_svg"] and "data:" not in context["qr_svg"]
+    assert context["qr_png"] == qr_png("https://relais.example.org/verify/" + certificate.code)
+    assert base64.b64decode(context["qr_png"].removeprefix("data:image/png;base64,")).startswith(b"\x89PNG")
     assert count(AuditEvent, action="certificate.issue") == 1
 
 
@@ -258,7 +260,8 @@ def test_the_html_twin_and_the_profile(client, login, course):
 
     twin = client.get(f"/certificates/{certificate.id}")
     assert twin.status_code == 200 and twin.headers["Cache-Control"] == "no-store"
-    assert '<bdi dir="auto" class="name">Олена Шевченко</bdi>' in twin.text and "<svg" in twin.text
+    assert '<bdi dir="auto" class="name">Олена Шевченко</bdi>' in twin.text
+    assert '<img class="qr" src="data:image/png;base64,' in twin.text
     profile = client.get(f"/beneficiaries/{olena.id}").text
     assert f'<a href="/certificates/{certificate.id}.pdf">{certificate.number}</a>' in profile
     assert "Démarches en ligne — 3 h 30" in profile

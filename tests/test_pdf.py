@@ -1,5 +1,6 @@
 """Printed documents: the information notice as PDF bytes and HTML twin, the fonts that cover
 every script of the people served, and a URL fetcher that stays inside the static folder."""
+import base64
 import io
 import logging
 import shutil
@@ -8,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import segno
 from fontTools.ttLib import TTFont
 from jinja2 import ChoiceLoader, DictLoader
 from pypdf import PdfReader
@@ -172,10 +174,21 @@ def test_names_extract_from_the_pdf_text(app, names_page, notice):
 
 # --- the URL fetcher ---------------------------------------------------------
 
+def png_bytes() -> bytes:
+    """A small PNG image: a QR code as segno writes it for a certificate."""
+    buffer = io.BytesIO()
+    segno.make("https://relais.example.org/verify/ABCDE-FGH23").save(buffer, kind="png", border=0)
+    return buffer.getvalue()
+
+
 @pytest.mark.parametrize("url", [
     "http://127.0.0.1:9/logo.png",
     "https://example.org/font.woff2",
     "data:text/css,body{color:red}",
+    "data:image/svg+xml;base64," + base64.b64encode(b"<svg xmlns='http://www.w3.org/2000/svg'/>").decode(),
+    "data:image/png," + png_bytes().hex(),  # not base64
+    "data:image/png;base64,%%%%",  # not base64 either
+    "data:image/png;base64," + base64.b64encode(b"GIF89a\x01\x00\x01\x00").decode(),  # a GIF, not a PNG
     "file:///etc/passwd",
     STATIC.as_uri() + "/../config.py",
     STATIC.as_uri() + "/vendor/%2e%2e/%2e%2e/config.py",
@@ -192,6 +205,18 @@ def test_fetcher_serves_a_file_of_the_static_folder(app):
     response = fetcher((STATIC / "print.css").as_uri())
     try:
         assert b"@page" in response.read()
+    finally:
+        response.close()
+
+
+def test_fetcher_serves_an_inline_png_image(app):
+    """The one data: URL a document may hold (a certificate's QR code): base64 of a PNG image."""
+    png = png_bytes()
+    fetcher = pdf.static_only_fetcher(app.static_folder)
+    response = fetcher("data:image/png;base64," + base64.b64encode(png).decode())
+    try:
+        assert response.content_type == "image/png"
+        assert response.read() == png
     finally:
         response.close()
 

@@ -8,6 +8,7 @@ from sqlalchemy import delete, select
 from ..audit.operations import record_event
 from ..database import utcnow
 from ..extensions import db
+from ..reports.operations import count_onboarding
 from .models import Beneficiary, BeneficiaryEvent, BeneficiaryToken
 from .queries import CODE_ALPHABET, fold, name_tokens
 
@@ -66,6 +67,7 @@ def create_beneficiary(person: Beneficiary, user, relay_id: int | None = None) -
     db.session.flush()
     _index_names(person)
     log(person, "created", user)
+    count_onboarding(person)
     db.session.commit()
     return person
 

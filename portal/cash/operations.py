@@ -1,13 +1,11 @@
 """The day's figures of a relay's till, and closing a day: one transaction, sealed in the ledger."""
 import json
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from flask import current_app
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import begin_write, utcnow
+from ..database import begin_write, day_bounds, local_day, utcnow
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
 from ..relays.models import Relay
@@ -31,21 +29,6 @@ class ClosingRefused(Exception):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message, self.field = message, field
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The local day's start and end (exclusive) as naive UTC datetimes, as Sale.created_at is stored."""
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
-
-    def utc(d: date) -> datetime:
-        return datetime.combine(d, time.min, tzinfo=zone).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
-
-    return utc(day), utc(day + timedelta(days=1))
-
-
-def local_day(moment: datetime) -> date:
-    """The local (Europe/Paris) date of a naive UTC datetime."""
-    return moment.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
 def day_summary(relay_id: int, day: date) -> dict:

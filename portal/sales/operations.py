@@ -14,6 +14,7 @@ from ..database import begin_write, utcnow
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
 from ..relays.models import Relay
+from ..reports.operations import count_sale
 from ..security import Role
 from ..stock.models import SerialItem
 from ..stock.operations import OutOfStock, move_stock, serial_in_stock
@@ -77,6 +78,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
         sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
         _take_stock(sale, products)
         append_entry(relay_id, "sale", sale.id, sale_payload(sale))
+        count_sale(sale)
         if person:
             person.last_activity_at = utcnow()
         db.session.commit()
@@ -130,6 +132,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
                 if item:
                     item.status, item.sale_line_id = "in_stock", None
         append_entry(sale.relay_id, "void", void.id, sale_payload(void))
+        count_sale(void)
         db.session.commit()
         return void
     except Exception:

@@ -9,6 +9,7 @@ from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.operations import create_beneficiary, touch
 from ..database import begin_write, utcnow
 from ..extensions import db
+from ..reports.operations import count_attendance
 from ..sales.operations import local_today
 from .models import ATTENDANCE, Attendance, Enrolment, Parcours, WorkshopSession
 from .queries import places_left
@@ -136,6 +137,7 @@ def record_attendance(session: WorkshopSession, person: Beneficiary, status: str
         mark = db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
                                                           Attendance.beneficiary_id == person.id))
         values = {"status": status, "recorded_at": utcnow(), "recorded_by_id": user.id}
+        count_attendance(session, person.id, mark.status if mark else None, status)
         if mark is None:
             db.session.add(Attendance(session_id=session.id, beneficiary_id=person.id, **values))
         else:

@@ -65,7 +65,7 @@ def pick_person(live_server) -> dict:
     from flask import current_app
 
     from portal.beneficiaries.models import Beneficiary
-    from portal.cash.operations import day_bounds
+    from portal.database import day_bounds
     from portal.extensions import db
     from portal.relays.models import Relay
     from portal.sales.models import Sale, SaleLine

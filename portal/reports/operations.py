@@ -1,0 +1,110 @@
+"""Keeping the report figures exact: called inside the transactions that record what they count."""
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..database import day_bounds, local_day
+from ..extensions import db
+from .models import DailyActivity, MonthlyActivity, ServedPerson
+
+
+def count_sale(sale) -> None:
+    """Add a sale (or a void: negative quantities and amounts) to its relay's figures of its day."""
+    figures, amounts = defaultdict(int), defaultdict(int)
+    head = ("voids", "") if sale.voids_sale_id else ("sales", "")
+    figures[head] += 1
+    amounts[head] += sale.total_cents
+    for line in sale.lines:
+        figures[("category", line.category)] += line.quantity
+        amounts[("category", line.category)] += line.quantity * line.unit_cents
+    for payment in sale.payments:
+        figures[("payment", payment.method)] += -1 if sale.voids_sale_id else 1
+        amounts[("payment", payment.method)] += payment.amount_cents
+    day = local_day(sale.created_at)
+    add(sale.relay_id, day, {key: (figures[key], amounts[key]) for key in figures})
+    if sale.beneficiary_id and not sale.voids_sale_id:
+        served(sale.relay_id, day, sale.beneficiary_id)
+
+
+def count_onboarding(person) -> None:
+    add(person.relay_id, local_day(person.created_at), {("onboarded", ""): (1, 0)})
+
+
+def count_attendance(session, beneficiary_id: int, before: str | None, after: str) -> None:
+    """A mark changed from `before` (None: no mark) to `after`: present marks and their minutes."""
+    change = (after == "present") - (before == "present")
+    if change:
+        add(session.relay_id, session.day, {("present", ""): (change, change * session.duration_minutes)})
+    if after == "present":
+        served(session.relay_id, session.day, beneficiary_id)
+    elif before == "present":
+        unserved(session, beneficiary_id)
+
+
+def rebuild_activity() -> int:
+    """Write the report tables again from the sales, people and attendance marks (for a database
+    that held data before they existed, or after a repair); returns the number of rows read."""
+    from ..beneficiaries.models import Beneficiary
+    from ..sales.models import Sale
+    from ..workshops.models import Attendance, WorkshopSession
+
+    for model in (DailyActivity, MonthlyActivity, ServedPerson):
+        db.session.execute(delete(model))
+    read = 0
+    for sale in db.session.scalars(select(Sale).order_by(Sale.id).execution_options(yield_per=500)):
+        count_sale(sale)
+        read += 1
+    for person in db.session.scalars(select(Beneficiary).execution_options(yield_per=500)):
+        count_onboarding(person)
+        read += 1
+    for mark, session in db.session.execute(select(Attendance, WorkshopSession).join(WorkshopSession)
+                                            .where(Attendance.status == "present")):
+        count_attendance(session, mark.beneficiary_id, None, "present")
+        read += 1
+    db.session.commit()
+    return read
+
+
+def add(relay_id: int, day: date, figures: dict[tuple[str, str], tuple[int, int]]) -> None:
+    """Add (count, amount) to each (figure, key) of the relay's day and month, creating the rows."""
+    month = day.replace(day=1)
+    for model, when in ((DailyActivity, {"day": day}), (MonthlyActivity, {"month": month})):
+        rows = [{"relay_id": relay_id, **when, "figure": figure, "key": key, "count": count, "amount_cents": amount}
+                for (figure, key), (count, amount) in figures.items()]
+        if rows:
+            statement = _insert(model).values(rows)
+            db.session.execute(statement.on_conflict_do_update(
+                index_elements=list(model.__table__.primary_key.columns.keys()),
+                set_={"count": model.count + statement.excluded["count"],
+                      "amount_cents": model.amount_cents + statement.excluded["amount_cents"]}))
+
+
+def served(relay_id: int, day: date, beneficiary_id: int) -> None:
+    statement = _insert(ServedPerson).values(relay_id=relay_id, day=day, beneficiary_id=beneficiary_id)
+    db.session.execute(statement.on_conflict_do_nothing())
+
+
+def unserved(session, beneficiary_id: int) -> None:
+    """A present mark withdrawn: the person was not served that day, unless another present mark
+    or a sale of the relay says they were."""
+    from ..sales.models import Sale
+    from ..workshops.models import Attendance, WorkshopSession
+
+    start, end = day_bounds(session.day)
+    other_mark = (select(Attendance.id).join(WorkshopSession, WorkshopSession.id == Attendance.session_id)
+                  .where(Attendance.beneficiary_id == beneficiary_id, Attendance.status == "present",
+                         Attendance.session_id != session.id, WorkshopSession.relay_id == session.relay_id,
+                         WorkshopSession.day == session.day))
+    sale = select(Sale.id).where(Sale.beneficiary_id == beneficiary_id, Sale.relay_id == session.relay_id,
+                                 Sale.voids_sale_id.is_(None), Sale.created_at >= start, Sale.created_at < end)
+    if db.session.scalar(other_mark.limit(1)) is None and db.session.scalar(sale.limit(1)) is None:
+        db.session.execute(delete(ServedPerson).where(ServedPerson.relay_id == session.relay_id,
+                                                      ServedPerson.day == session.day,
+                                                      ServedPerson.beneficiary_id == beneficiary_id))
+
+
+def _insert(model):
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(model)

@@ -1,0 +1,218 @@
+"""Activity reports: the figures of a small, hand-computed dataset; the summary tables equal a
+recomputation from the raw rows after random sales, voids and attendance changes; small counts
+masked; the period chooser — on SQLite and PostgreSQL."""
+import random
+import uuid
+from collections import defaultdict
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from portal.beneficiaries.models import Beneficiary
+from portal.cash.operations import close_day
+from portal.certificates.operations import issue_certificate
+from portal.database import local_day
+from portal.extensions import db
+from portal.reports.forms import Period
+from portal.reports.models import DailyActivity, MonthlyActivity, ServedPerson
+from portal.reports.queries import relay_figures
+from portal.sales.models import Sale
+from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale, void_sale
+from portal.security import Role
+from portal.workshops.models import Attendance, WorkshopSession
+from portal.workshops.operations import enrol, record_attendance
+from tests.test_cash import utc
+
+
+@pytest.fixture
+def dataset(make_user, make_product, make_beneficiary, make_parcours, make_workshop_session):
+    """One relay's month, small enough to count by hand (see test_figures_of_a_hand_computed_dataset)."""
+    manager = make_user(Role.MANAGER)
+    relay = manager.relay
+    volunteer = make_user(Role.VOLUNTEER, relay=relay)
+    today = local_today()
+    people = [make_beneficiary(relay, name, "Test", eligible_on=today) for name in ("Awa", "Bilal", "Chloé")]
+    sim = make_product([relay], stock=20, name="Carte SIM", price=500, reference=1500)
+    recharge = make_product([relay], stock=20, name="Recharge", category="recharge", price=1000, reference=1000)
+    free = make_product([relay], stock=20, name="SIM d'urgence", category="free_sim", price=0, reference=1000)
+    d1, d2 = today - timedelta(days=10), today - timedelta(days=5)
+    record_sale(volunteer, uuid.uuid4().hex, [LineRequest(sim.id)], [PaymentRequest("cash", 500)], people[0].id,
+                at=utc(d1, 10))
+    second = record_sale(volunteer, uuid.uuid4().hex, [LineRequest(recharge.id), LineRequest(sim.id)],
+                         [PaymentRequest("card", 1500)], people[1].id, at=utc(d2, 11))
+    record_sale(volunteer, uuid.uuid4().hex, [LineRequest(free.id)], [PaymentRequest("free", 0)], people[0].id)
+    void_sale(manager, second, "Erreur de produit", uuid.uuid4().hex)
+    close_day(manager, d1, {"cash": 450, "card": 0, "cheque": 0}, {}, "Pièce de 50 centimes perdue")
+    parcours = make_parcours(relay)
+    first_session = make_workshop_session(parcours, day=today - timedelta(days=1), duration_minutes=120)
+    second_session = make_workshop_session(parcours, day=today, duration_minutes=90)
+    for person in people:
+        enrol(parcours, person.id, relay.id, volunteer)
+    record_attendance(first_session, people[0], "present", volunteer)
+    record_attendance(first_session, people[1], "present", volunteer)
+    record_attendance(first_session, people[1], "absent", volunteer)  # a slip, corrected
+    record_attendance(second_session, people[0], "present", volunteer)
+    record_attendance(second_session, people[2], "present", volunteer)
+    issue_certificate(parcours, people[0], volunteer)
+    return relay, manager, Period(today - timedelta(days=30), today)
+
+
+def test_figures_of_a_hand_computed_dataset(dataset):
+    relay, _, period = dataset
+    f = relay_figures([relay.id], period.start, period.end)[relay.id]
+    assert f.onboarded == 3
+    assert (f.sales, f.sales_cents) == (3, 500 + 1500 + 0)
+    assert (f.voids, f.voids_cents) == (1, -1500)
+    assert f.net_cents == 500 and f.void_rate == pytest.approx(1 / 3)
+    assert f.categories == {"sim": [1, 500], "recharge": [0, 0], "free_sim": [1, 0]}
+    assert f.payments == {"cash": [1, 500], "card": [0, 0], "free": [1, 0]}
+    assert (f.free_sims, f.devices) == (1, 0)
+    assert f.served == 3  # Awa and Bilal bought, Chloé came to a session
+    assert (f.sessions, f.participants, f.present_marks, f.minutes) == (2, 2, 3, 120 + 90 + 90)
+    assert f.certificates == 1
+    assert (f.closings, f.closing_differences, f.closing_gap_cents) == (1, 1, 50)
+    assert f.last_activity == local_today()
+
+
+def test_a_period_before_the_activity_is_empty_and_months_split_exactly(dataset):
+    relay, _, period = dataset
+    empty = relay_figures([relay.id], period.start - timedelta(days=400), period.start - timedelta(days=200))
+    assert empty[relay.id].sales == 0 and empty[relay.id].served == 0 and empty[relay.id].last_activity is None
+    # The same figures whatever way the period falls on month boundaries (monthly rows + edge days).
+    whole = relay_figures([relay.id], date(2000, 1, 1), local_today() + timedelta(days=60))[relay.id]
+    exact = relay_figures([relay.id], period.start, period.end)[relay.id]
+    assert (whole.sales, whole.net_cents, whole.minutes, whole.onboarded) == (
+        exact.sales, exact.net_cents, exact.minutes, exact.onboarded)
+
+
+def test_the_dashboard_masks_small_counts_and_compares_periods(dataset, client, login, make_user):
+    relay, manager, _ = dataset
+    coordinator = make_user(Role.COORDINATOR, territory=relay.territory)
+    login(coordinator)
+    page = client.get("/reports/?period=month").text
+    assert relay.name in page
+    assert "&lt; 5" in page  # 3 people onboarded, 3 sales...
+    assert ">3<" not in page
+    for name in ("Awa", "Bilal", "Chloé"):
+        assert name not in page
+
+
+@pytest.mark.parametrize("query, message", [
+    ("period=custom&start=2026-10-01&end=2026-09-01", "La date de fin précède la date de début."),
+    ("period=custom&start=2026-10-01", "Choisissez les deux dates."),
+    ("period=custom&start=hier&end=2026-09-01", "date"),
+])
+def test_a_wrong_period_fails_in_place(client, login, make_user, query, message):
+    login(make_user(Role.COORDINATOR))
+    response = client.get(f"/reports/?{query}")
+    assert response.status_code == 422
+    assert message in response.text
+
+
+@pytest.mark.parametrize("kind, start, end, previous", [
+    ("month", date(2026, 11, 1), date(2026, 11, 27), (date(2026, 10, 1), date(2026, 10, 31))),
+    ("last_month", date(2026, 10, 1), date(2026, 10, 31), (date(2026, 9, 1), date(2026, 9, 30))),
+    ("quarter", date(2026, 10, 1), date(2026, 11, 27), (date(2026, 7, 1), date(2026, 9, 30))),
+    ("year", date(2026, 1, 1), date(2026, 11, 27), (date(2025, 1, 1), date(2025, 12, 31))),
+    ("custom", date(2026, 11, 10), date(2026, 11, 19), (date(2026, 10, 31), date(2026, 11, 9))),
+])
+def test_each_period_is_compared_with_the_one_before(kind, start, end, previous):
+    assert Period(start, end).previous(kind) == Period(*previous)
+
+
+def test_volunteers_have_no_report_and_managers_see_their_relay_only(client, login, make_user, make_relay):
+    volunteer = make_user(Role.VOLUNTEER)
+    login(volunteer)
+    assert client.get("/reports/").status_code == 403
+    manager = make_user(Role.MANAGER)
+    other = make_relay(manager.relay.territory, name="Autre structure")
+    client.post("/logout")
+    login(manager)
+    page = client.get("/reports/").text
+    assert manager.relay.name in page and other.name not in page
+    assert client.get(f"/reports/relays/{other.id}").status_code == 404
+
+
+def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_product, make_beneficiary, make_parcours,
+                                                         make_workshop_session):
+    rng = random.Random(7)
+    manager = make_user(Role.MANAGER)
+    relay = manager.relay
+    volunteer = make_user(Role.VOLUNTEER, relay=relay)
+    today = local_today()
+    people = [make_beneficiary(relay, f"P{i}", "Test", eligible_on=today) for i in range(6)]
+    products = [make_product([relay], stock=200, price=price, category=category)
+                for price, category in ((500, "sim"), (1000, "plan"), (0, "free_sim"), (300, "accessory"))]
+    parcours = make_parcours(relay)
+    sessions = [make_workshop_session(parcours, day=today - timedelta(days=d), duration_minutes=m)
+                for d, m in ((40, 60), (3, 120), (0, 90))]
+    for person in people:
+        enrol(parcours, person.id, relay.id, volunteer)
+    sales = []
+    for _ in range(80):
+        action = rng.random()
+        if action < .4:
+            product = rng.choice(products)
+            if product.category == "free_sim":
+                continue  # one per person: not what this test is about
+            quantity = rng.randint(1, 3)
+            total = product.price_cents * quantity
+            method = rng.choice(["cash", "card", "cheque"]) if total else "free"
+            at = utc(today - timedelta(days=rng.randint(0, 50)), rng.randint(8, 19))
+            payment = PaymentRequest(method, total, cheque_number="1234567" if method == "cheque" else "")
+            sales.append(record_sale(volunteer, uuid.uuid4().hex, [LineRequest(product.id, quantity)], [payment],
+                                     rng.choice(people).id, at=at))
+        elif action < .5 and sales:
+            sale = rng.choice(sales)
+            if sale.voided_by is None:
+                void_sale(manager, sale, "Test", uuid.uuid4().hex)
+        else:
+            session, person = rng.choice(sessions), rng.choice(people)
+            record_attendance(session, person, rng.choice(["present", "present", "absent", "excused"]), volunteer)
+    db.session.expire_all()
+    assert summary_rows() == recomputed_rows()
+    kept = summary_rows()
+    assert "Rapports recalculés" in app.test_cli_runner().invoke(args=["rebuild-reports"]).output
+    db.session.expire_all()
+    assert summary_rows() == kept
+
+
+def summary_rows():
+    daily = {(r.relay_id, r.day, r.figure, r.key): (r.count, r.amount_cents)
+             for r in db.session.scalars(select(DailyActivity)) if (r.count, r.amount_cents) != (0, 0)}
+    monthly = {(r.relay_id, r.month, r.figure, r.key): (r.count, r.amount_cents)
+               for r in db.session.scalars(select(MonthlyActivity)) if (r.count, r.amount_cents) != (0, 0)}
+    served = {(r.relay_id, r.day, r.beneficiary_id) for r in db.session.scalars(select(ServedPerson))}
+    return daily, monthly, served
+
+
+def recomputed_rows():
+    """The same figures, written again from the sales, people and attendance marks."""
+    daily, served = defaultdict(lambda: [0, 0]), set()
+
+    def add(relay_id, day, figure, key, count, cents):
+        daily[(relay_id, day, figure, key)][0] += count
+        daily[(relay_id, day, figure, key)][1] += cents
+
+    for sale in db.session.scalars(select(Sale)):
+        day = local_day(sale.created_at)
+        add(sale.relay_id, day, "voids" if sale.voids_sale_id else "sales", "", 1, sale.total_cents)
+        for line in sale.lines:
+            add(sale.relay_id, day, "category", line.category, line.quantity, line.quantity * line.unit_cents)
+        for payment in sale.payments:
+            add(sale.relay_id, day, "payment", payment.method, -1 if sale.voids_sale_id else 1, payment.amount_cents)
+        if sale.beneficiary_id and not sale.voids_sale_id:
+            served.add((sale.relay_id, day, sale.beneficiary_id))
+    for person in db.session.scalars(select(Beneficiary)):
+        add(person.relay_id, local_day(person.created_at), "onboarded", "", 1, 0)
+    for mark, session in db.session.execute(select(Attendance, WorkshopSession).join(WorkshopSession)):
+        if mark.status == "present":
+            add(session.relay_id, session.day, "present", "", 1, session.duration_minutes)
+            served.add((session.relay_id, session.day, mark.beneficiary_id))
+    monthly = defaultdict(lambda: [0, 0])
+    for (relay_id, day, figure, key), (count, cents) in daily.items():
+        monthly[(relay_id, day.replace(day=1), figure, key)][0] += count
+        monthly[(relay_id, day.replace(day=1), figure, key)][1] += cents
+    return ({k: tuple(v) for k, v in daily.items() if v != [0, 0]},
+            {k: tuple(v) for k, v in monthly.items() if v != [0, 0]}, served)
