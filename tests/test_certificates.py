@@ -5,7 +5,8 @@ import base64
 import io
 import logging
 import re
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from fontTools.ttLib import TTFont
@@ -24,7 +25,7 @@ from portal.workshops.operations import enrol, record_attendance
 from tests.test_pdf import FONTS, dejavu_path, pdf_font_names
 from tests.test_receipt import assert_plain
 
-TODAY = date.today()
+TODAY = datetime.now(ZoneInfo("Europe/Paris")).date()  # the portal's day (TIMEZONE), not the machine's
 ARABIC, GEEZ = ("محمد", "نادری"), ("ሰላም", "ተስፋይ")
 
 
