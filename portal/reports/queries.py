@@ -1,6 +1,6 @@
 """Reading the report figures: per relay over any period, from the daily and monthly rows (never
 from the sales), plus the few small tables a report also counts (sessions, certificates, closings)."""
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
 from flask import current_app
@@ -60,9 +60,7 @@ class Figures:
 
     def add(self, other: "Figures") -> None:
         """Sum another relay's figures into these (people differ from one relay to another)."""
-        for name in ("onboarded", "served", "sales", "sales_cents", "voids", "voids_cents", "present_marks",
-                     "minutes", "sessions", "participants", "certificates", "closings", "closing_differences",
-                     "closing_gap_cents"):
+        for name in (f.name for f in fields(self) if f.type is int):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for mine, theirs in ((self.categories, other.categories), (self.payments, other.payments)):
             for key, (count, cents) in theirs.items():

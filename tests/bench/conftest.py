@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
@@ -87,6 +88,23 @@ def measure(run, runs: int = 50, warmup: int = 3, max_seconds: float = 3.0, min_
         if len(samples) >= min_runs and time.perf_counter() - started > max_seconds:
             break
     return Timing(samples, cpu)
+
+
+class StatementLog:
+    """The SQL statements run while the block is active."""
+
+    def __init__(self, engine):
+        self.engine, self.statements = engine, []
+
+    def _record(self, conn, cursor, statement, parameters, context, executemany):
+        self.statements.append((statement, parameters))
+
+    def __enter__(self):
+        sa.event.listen(self.engine, "before_cursor_execute", self._record)
+        return self
+
+    def __exit__(self, *exc):
+        sa.event.remove(self.engine, "before_cursor_execute", self._record)
 
 
 # --- the machine --------------------------------------------------------------------------

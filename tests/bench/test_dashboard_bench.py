@@ -42,7 +42,7 @@ from portal.sales.operations import local_today
 from portal.security import Role
 from portal.users.models import User
 from portal.workshops.models import Attendance, WorkshopSession
-from tests.bench.conftest import ROOT, format_ms, machine_description, measure, now_utc
+from tests.bench.conftest import ROOT, StatementLog, format_ms, machine_description, measure, now_utc
 from tests.conftest import PASSWORD, make_test_app
 
 DATASET_VERSION = "dashboard-v1"  # change it when the dataset below changes
@@ -185,23 +185,6 @@ def dataset(request, bench_cache_dir):
 
 
 # --- measuring ----------------------------------------------------------------------------
-
-class StatementLog:
-    """The SQL statements run while the block is active."""
-
-    def __init__(self, engine):
-        self.engine, self.statements = engine, []
-
-    def _record(self, conn, cursor, statement, parameters, context, executemany):
-        self.statements.append((statement, parameters))
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self._record)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._record)
-
 
 def _profile(backend: str, statements) -> list[dict]:
     """Each SELECT: its median time over 5 runs, its rows and its plan (PostgreSQL: EXPLAIN

@@ -7,7 +7,6 @@ median of 30 runs after 3 warm-ups. Reported in docs/BENCHMARKS.md (section `rec
 here asserts a timing.
 """
 import os
-import statistics
 import uuid
 from datetime import date
 
@@ -84,11 +83,7 @@ def _section(rows, load_before, load_after) -> str:
         ok = render_ms <= BUDGET_MS and row["bytes"] <= BUDGET_KB * 1024
         lines.append(
             f"| {row['name']} | {row['format']} | {format_ms(row['context'].p50)} / {format_ms(row['context'].max)}"
-            f" | {format_ms(row['render'].p50)} / {format_ms(row['render'].max)} | {_cpu(row['render'])}"
+            f" | {format_ms(row['render'].p50)} / {format_ms(row['render'].max)}"
+            f" | {format_ms(row['render'].cpu_timing.p50)}"
             f" | {row['bytes'] / 1024:.1f} KB | {'pass' if ok else '**miss**'} |")
     return "\n".join(lines)
-
-
-def _cpu(timing) -> str:
-    cpu = getattr(timing, "cpu", None)  # CPU time, when the shared measure() records it
-    return format_ms(statistics.median(cpu)) if cpu else "—"

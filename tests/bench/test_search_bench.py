@@ -35,7 +35,7 @@ from portal.extensions import db
 from portal.relays.models import Relay, Territory
 from portal.security import Role
 from portal.users.models import User
-from tests.bench.conftest import ROOT, format_ms, machine_description, measure, now_utc
+from tests.bench.conftest import ROOT, StatementLog, format_ms, machine_description, measure, now_utc
 from tests.conftest import PASSWORD, fresh_database_url, make_test_app
 
 DATASET_VERSION = "search-v1"  # change it when the generator below changes
@@ -399,23 +399,6 @@ def _plans(backend: str, statements: list[tuple[str, object]]) -> list[str]:
             rows = db.session.connection().exec_driver_sql(f"EXPLAIN (COSTS OFF) {statement}", parameters)
             plans.append("; ".join(" ".join(row[0].split()) for row in rows))
     return plans
-
-
-class StatementLog:
-    """The SQL statements run while the block is active."""
-
-    def __init__(self, engine):
-        self.engine, self.statements = engine, []
-
-    def _record(self, conn, cursor, statement, parameters, context, executemany):
-        self.statements.append((statement, parameters))
-
-    def __enter__(self):
-        sa.event.listen(self.engine, "before_cursor_execute", self._record)
-        return self
-
-    def __exit__(self, *exc):
-        sa.event.remove(self.engine, "before_cursor_execute", self._record)
 
 
 def test_search_latency(dataset, bench_report):
