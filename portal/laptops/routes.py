@@ -9,7 +9,7 @@ from .. import htmx
 from ..sales.operations import local_today
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required
 from ..workshops.models import WorkshopSession
-from ..workshops.routes import _organised_session, _sheet
+from ..workshops.routes import organised_session, session_page
 from . import operations
 from .forms import TAG_TAKEN, BookForm, LaptopForm, ReturnForm
 from .models import LAPTOP_STATES, Laptop
@@ -61,7 +61,7 @@ def edit(laptop_id: int | None = None):
 @bp.post("/sessions/<int:session_id>/book")
 @roles_required(*RELAY_ROLES)
 def book(session_id: int):
-    session = _organised_session(session_id)
+    session = organised_session(session_id)
     form = BookForm()
     if not form.validate():
         return _refused(session, book_form=form)
@@ -76,7 +76,7 @@ def book(session_id: int):
 @bp.post("/sessions/<int:session_id>/<int:laptop_id>/delete")
 @roles_required(*RELAY_ROLES)
 def unbook(session_id: int, laptop_id: int):
-    session = _organised_session(session_id)
+    session = organised_session(session_id)
     if session_loan(session.id, laptop_id) is None:
         abort(404)  # not booked for this session
     try:
@@ -142,4 +142,4 @@ def _done(session: WorkshopSession):
 def _refused(session: WorkshopSession, message: str | None = None, **forms):
     """The laptops part with the message or the form's errors (the whole page without JavaScript)."""
     return htmx.render("workshops/session.html", "laptops", status=422,
-                       **_sheet(session, laptops_error=message, **forms))
+                       **session_page(session, laptops_error=message, **forms))

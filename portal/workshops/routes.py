@@ -144,14 +144,14 @@ def new_session(parcours_id: int):
 @bp.route("/sessions/<int:session_id>/edit", methods=["GET", "POST"])
 @roles_required(*RELAY_ROLES)
 def edit_session(session_id: int):
-    session = _organised_session(session_id)
+    session = organised_session(session_id)
     return _session_form(session.parcours, session)
 
 
 @bp.post("/sessions/<int:session_id>/duplicate")
 @roles_required(*RELAY_ROLES)
 def duplicate_session(session_id: int):
-    session = _organised_session(session_id)
+    session = organised_session(session_id)
     copy = operations.duplicate_session(session, current_user)
     flash(f"Séance du {copy.day:%d/%m/%Y} créée sur le modèle de la précédente : vérifiez-la.", "success")
     return htmx.redirect_to(url_for("workshops.edit_session", session_id=copy.id))
@@ -161,7 +161,7 @@ def duplicate_session(session_id: int):
 @roles_required(*RELAY_ROLES)
 def session(session_id: int):
     session = get_scoped_or_404(WorkshopSession, session_id)
-    return htmx.render("workshops/session.html", "attendance", **_sheet(session))
+    return htmx.render("workshops/session.html", "attendance", **session_page(session))
 
 
 @bp.post("/sessions/<int:session_id>/attendance/<int:beneficiary_id>")
@@ -175,10 +175,11 @@ def mark(session_id: int, beneficiary_id: int):
     try:
         operations.record_attendance(session, row[0], status, current_user)
     except WorkshopRefused as refusal:
-        return htmx.render("workshops/session.html", "attendance", **_sheet(session, refusal.message), status=422)
+        return htmx.render("workshops/session.html", "attendance", **session_page(session, refusal.message),
+                           status=422)
     flash(f"{row[0].full_name} : {ATTENDANCE[status].lower()}.", "success")
     if htmx.wants_fragment():
-        return htmx.render("workshops/session.html", "attendance", **_sheet(session))
+        return htmx.render("workshops/session.html", "attendance", **session_page(session))
     return htmx.redirect_to(url_for("workshops.session", session_id=session.id, _anchor=f"p{beneficiary_id}"))
 
 
@@ -233,7 +234,7 @@ def _enrolment_done(parcours: Parcours, page: dict):
                                     host=host_id if len(page["hosts"]) > 1 else None, _anchor="enrolment"))
 
 
-def _organised_session(session_id: int) -> WorkshopSession:
+def organised_session(session_id: int) -> WorkshopSession:
     """A session the user's relay organises: the host relay sees it, but does not change it."""
     session = get_scoped_or_404(WorkshopSession, session_id)
     if session.relay_id != current_user.relay_id:
@@ -290,7 +291,7 @@ def _laptops_stay_free(form: SessionForm, session: WorkshopSession) -> bool:
     return True
 
 
-def _sheet(session: WorkshopSession, error: str | None = None, **laptops) -> dict:
+def session_page(session: WorkshopSession, error: str | None = None, **laptops) -> dict:
     """The session's page: its attendance sheet, and its laptops part (`laptops`: what a refused
     change of its loans shows)."""
     rows = sheet_people(session)
