@@ -134,8 +134,9 @@ def seed_volume_command(relays, years, sales, seed):
         f"Volume ajouté en {totals.seconds:.0f} s : {totals.relays} structures, {n(totals.people)} personnes, "
         f"{n(totals.sales)} ventes et {n(totals.voids)} annulations ({n(totals.lines)} lignes de vente, "
         f"{n(totals.payments)} paiements), {n(totals.sessions)} séances ({n(totals.marks)} présences notées), "
-        f"{n(totals.closings)} clôtures ; rapports : {n(totals.daily)} lignes par jour et {n(totals.monthly)} "
-        f"par mois, {n(totals.served)} personnes servies par jour. {n(totals.rows)} enregistrements écrits, "
+        f"{n(totals.closings)} clôtures ; rapports : {n(totals.daily)} lignes par jour, {n(totals.monthly)} "
+        f"par mois et {n(totals.yearly)} par an, {n(totals.served)} personnes servies par jour. "
+        f"{n(totals.rows)} enregistrements écrits, "
         f"{n(totals.rows_per_second)} enregistrements/s (écriture seule : {totals.insert_seconds:.0f} s, "
         f"{n(totals.rows / totals.insert_seconds if totals.insert_seconds else 0)}/s).")
 

@@ -1,9 +1,11 @@
 """Jinja filters for French money, numbers and dates, and the navigation by role."""
 from datetime import datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal, get_currency_symbol
 from flask import current_app
 from flask_login import current_user
 
@@ -11,10 +13,27 @@ from .security import Role
 
 
 def money(cents: int | None) -> str:
-    """1234 → « 12,34 € »."""
+    """1234 → « 12,34 € » (as Babel's format_currency writes it, a hundred times faster: a report
+    page shows hundreds of amounts)."""
     if cents is None:
         return ""
-    return format_currency(cents / 100, "EUR", locale=current_app.config["LOCALE"])
+    prefixes, suffixes, group, decimal = _euro_format(current_app.config["LOCALE"])
+    negative = cents < 0
+    euros, rest = divmod(abs(int(cents)), 100)
+    return f"{prefixes[negative]}{euros:,}".replace(",", group) + f"{decimal}{rest:02d}{suffixes[negative]}"
+
+
+@lru_cache(maxsize=4)
+def _euro_format(locale_name: str) -> tuple:
+    """The locale's currency pattern, read once: (prefixes, suffixes) for positive and negative
+    amounts, with the € sign in place, and the group and decimal symbols."""
+    locale = Locale.parse(locale_name)
+    pattern = locale.currency_formats["standard"]
+    if pattern.grouping != (3, 3) or pattern.frac_prec != (2, 2):
+        raise ValueError(f"Format monétaire non pris en charge pour {locale_name}")
+    symbol, symbols = get_currency_symbol("EUR", locale), locale.number_symbols["latn"]
+    return (tuple(p.replace("¤", symbol) for p in pattern.prefix), tuple(s.replace("¤", symbol) for s in pattern.suffix),
+            symbols["group"], symbols["decimal"])
 
 
 def number(value) -> str:

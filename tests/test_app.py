@@ -113,3 +113,16 @@ def test_server_error_is_a_french_page(app, client):
     r = client.get("/boom-test")
     assert r.status_code == 500
     assert "Erreur du serveur" in r.text and "<html" in r.text
+
+
+@pytest.mark.parametrize("locale", ["fr_FR", "en_US"])
+def test_amounts_read_as_babel_writes_them(tmp_path, locale):
+    """The money filter formats by hand for speed; a receipt or a report must still read « 1 234,50 € »."""
+    from babel.numbers import format_currency
+
+    from portal.templating import money
+
+    app = create_app({"LOCALE": locale}, instance_path=str(tmp_path))
+    with app.app_context():
+        for cents in (0, 1, 5, 99, 100, 105, 123450, -50, -123456789, 100000000, 99999999999):
+            assert money(cents) == format_currency(cents / 100, "EUR", locale=locale), cents

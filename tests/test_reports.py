@@ -10,13 +10,14 @@ import pytest
 from sqlalchemy import select
 
 from portal.beneficiaries.models import Beneficiary
-from portal.cash.operations import close_day
+from portal.cash.models import CashClosing
+from portal.cash.operations import close_day, day_summary, unclosed_days
 from portal.certificates.operations import issue_certificate
 from portal.database import local_day
 from portal.extensions import db
 from portal.reports.forms import Period
-from portal.reports.models import DailyActivity, MonthlyActivity, ServedPerson
-from portal.reports.queries import relay_figures
+from portal.reports.models import SPANS
+from portal.reports.queries import Figures, _apply, relay_figures, split_period
 from portal.sales.models import Sale
 from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale, void_sale
 from portal.security import Role
@@ -86,6 +87,30 @@ def test_a_period_before_the_activity_is_empty_and_months_split_exactly(dataset)
         exact.sales, exact.net_cents, exact.minutes, exact.onboarded)
 
 
+def test_a_period_splits_into_whole_years_months_and_days_that_cover_it_once():
+    rng = random.Random(3)
+    for _ in range(400):
+        start = date(2019, 1, 1) + timedelta(days=rng.randint(0, 2000))
+        end = start + timedelta(days=rng.choice((0, 1, 30, 31, 90, 365, 800, 2500)) + rng.randint(0, 3))
+        open_end = rng.random() < .3
+        covered = []
+        for span, first, last in split_period(start, end, open_end):
+            day = first
+            while day <= last:  # the days of the span's periods from `first` to `last`
+                following = span.following(day)
+                covered += [day + timedelta(days=i) for i in range((following - day).days)]
+                day = following
+        assert len(covered) == len(set(covered))
+        beyond = [day for day in covered if day > end]
+        assert sorted(day for day in covered if day <= end) == [start + timedelta(days=i)
+                                                                for i in range((end - start).days + 1)]
+        assert not beyond or open_end  # only a period ending today may take its month or year whole
+    pieces = split_period(date(2024, 12, 30), date(2026, 2, 2), False)
+    assert [(span.column, first, last) for span, first, last in pieces] == [
+        ("year", date(2025, 1, 1), date(2025, 1, 1)), ("day", date(2024, 12, 30), date(2024, 12, 31)),
+        ("month", date(2026, 1, 1), date(2026, 1, 1)), ("day", date(2026, 2, 1), date(2026, 2, 2))]
+
+
 def test_the_dashboard_masks_small_counts_and_compares_periods(dataset, client, login, make_user):
     relay, manager, _ = dataset
     coordinator = make_user(Role.COORDINATOR, territory=relay.territory)
@@ -96,6 +121,26 @@ def test_the_dashboard_masks_small_counts_and_compares_periods(dataset, client, 
     assert ">3<" not in page
     for name in ("Awa", "Bilal", "Chloé"):
         assert name not in page
+
+
+@pytest.mark.parametrize("app_config", [{"REPORT_SMALL_COUNT": 1}], indirect=True)  # nothing masked
+def test_the_dashboard_shows_sales_per_category_and_payment_method_one_table_at_a_time(dataset, client, login,
+                                                                                      make_user):
+    relay, _, _ = dataset
+    login(make_user(Role.COORDINATOR, territory=relay.territory))
+    activity = client.get("/reports/?period=month").text
+    assert "Activité par structure" in activity and "Carte SIM d&#39;urgence gratuite" not in activity
+    row = lambda page: page.split(relay.name, 1)[1].split("</tr>", 1)[0]  # noqa: E731 — the relay's row
+    categories = client.get("/reports/?period=month&view=categories").text
+    assert 'value="categories"' in categories  # the period form keeps the table
+    cells = row(categories).split("<td>")[1:]
+    # Carte SIM, Recharge (sold then voided), Forfait, SIM d'urgence: this month, then the month before
+    assert cells[0].startswith("1 · 5,00\xa0€<small") and cells[1].startswith("0 · 0,00\xa0€")
+    assert cells[3].startswith("1 · 0,00\xa0€") and '<small class="was">0 · 0,00\xa0€</small>' in cells[0]
+    payments = row(client.get("/reports/?period=month&view=payments").text).split("<td>")[1:]
+    assert [cell.split("<small")[0] for cell in payments] == [
+        "1 · 5,00\xa0€", "0 · 0,00\xa0€", "0 · 0,00\xa0€", "1 · 0,00\xa0€"]  # cash, card (voided), cheque, free
+    assert "Activité par structure" in client.get("/reports/?period=month&view=nonsense").text
 
 
 @pytest.mark.parametrize("query, message", [
@@ -146,7 +191,7 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
                 for price, category in ((500, "sim"), (1000, "plan"), (0, "free_sim"), (300, "accessory"))]
     parcours = make_parcours(relay)
     sessions = [make_workshop_session(parcours, day=today - timedelta(days=d), duration_minutes=m)
-                for d, m in ((40, 60), (3, 120), (0, 90))]
+                for d, m in ((400, 45), (40, 60), (3, 120), (0, 90))]  # the first one last year
     for person in people:
         enrol(parcours, person.id, relay.id, volunteer)
     sales = []
@@ -170,8 +215,38 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
         else:
             session, person = rng.choice(sessions), rng.choice(people)
             record_attendance(session, person, rng.choice(["present", "present", "absent", "excused"]), volunteer)
+    # Withdrawn marks: her only day of last year, her only day of a month, one of two days of a month.
+    alone = make_beneficiary(relay, "Seule", "Test", eligible_on=today)
+    enrol(parcours, alone.id, relay.id, volunteer)
+    for session in sessions:
+        record_attendance(session, alone, "present", volunteer)
+    for session in sessions[:3]:
+        record_attendance(session, alone, "absent", volunteer)
+    for day in unclosed_days(relay.id):  # oldest first; half of them with a difference
+        counted = day_summary(relay.id, day)["expected"]
+        gap = rng.choice((0, 0, -50, 200))
+        close_day(manager, day, {**counted, "cash": counted["cash"] + gap}, {}, "Test" if gap else "")
     db.session.expire_all()
     assert summary_rows() == recomputed_rows()
+    # Any period gives the figures the daily rows give (years and months are only faster).
+    for start, end in ((today - timedelta(days=420), today), (today - timedelta(days=400), today - timedelta(days=35)),
+                       (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)), (today.replace(day=1), today)):
+        f = relay_figures([relay.id], start, end)[relay.id]
+        figures, served = summary_rows()["day"]
+        sums = defaultdict(lambda: [0, 0])
+        for (_, day, figure, key), (count, cents) in figures.items():
+            if start <= day <= end:
+                sums[(figure, key)][0] += count
+                sums[(figure, key)][1] += cents
+        expected = Figures()
+        for (figure, key), (count, cents) in sums.items():
+            _apply(expected, figure, key, count, cents)
+        expected.served = len({person for _, day, person in served if start <= day <= end})
+        for name in ("sales", "sales_cents", "voids", "voids_cents", "present_marks", "minutes", "onboarded",
+                     "closings", "closing_differences", "closing_gap_cents", "served"):
+            assert getattr(f, name) == getattr(expected, name), (start, end, name)
+        assert {k: v for k, v in f.categories.items() if v != [0, 0]} == {
+            k: v for k, v in expected.categories.items() if v != [0, 0]}
     kept = summary_rows()
     assert "Rapports recalculés" in app.test_cli_runner().invoke(args=["rebuild-reports"]).output
     db.session.expire_all()
@@ -179,16 +254,18 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
 
 
 def summary_rows():
-    daily = {(r.relay_id, r.day, r.figure, r.key): (r.count, r.amount_cents)
-             for r in db.session.scalars(select(DailyActivity)) if (r.count, r.amount_cents) != (0, 0)}
-    monthly = {(r.relay_id, r.month, r.figure, r.key): (r.count, r.amount_cents)
-               for r in db.session.scalars(select(MonthlyActivity)) if (r.count, r.amount_cents) != (0, 0)}
-    served = {(r.relay_id, r.day, r.beneficiary_id) for r in db.session.scalars(select(ServedPerson))}
-    return daily, monthly, served
+    """Every report table, as {span column: (figures, people served)}."""
+    rows = {}
+    for span in SPANS:
+        figures = {(r.relay_id, getattr(r, span.column), r.figure, r.key): (r.count, r.amount_cents)
+                   for r in db.session.scalars(select(span.figures)) if (r.count, r.amount_cents) != (0, 0)}
+        people = {(r.relay_id, getattr(r, span.column), r.beneficiary_id) for r in db.session.scalars(select(span.people))}
+        rows[span.column] = (figures, people)
+    return rows
 
 
 def recomputed_rows():
-    """The same figures, written again from the sales, people and attendance marks."""
+    """The same figures, written again from the sales, people, attendance marks and closings."""
     daily, served = defaultdict(lambda: [0, 0]), set()
 
     def add(relay_id, day, figure, key, count, cents):
@@ -210,9 +287,18 @@ def recomputed_rows():
         if mark.status == "present":
             add(session.relay_id, session.day, "present", "", 1, session.duration_minutes)
             served.add((session.relay_id, session.day, mark.beneficiary_id))
-    monthly = defaultdict(lambda: [0, 0])
-    for (relay_id, day, figure, key), (count, cents) in daily.items():
-        monthly[(relay_id, day.replace(day=1), figure, key)][0] += count
-        monthly[(relay_id, day.replace(day=1), figure, key)][1] += cents
-    return ({k: tuple(v) for k, v in daily.items() if v != [0, 0]},
-            {k: tuple(v) for k, v in monthly.items() if v != [0, 0]}, served)
+    for closing in db.session.scalars(select(CashClosing)):
+        add(closing.relay_id, closing.day, "closing", "", 1, 0)
+        gap = sum(abs(getattr(closing, f"counted_{m}_cents") - getattr(closing, f"expected_{m}_cents"))
+                  for m in ("cash", "card", "cheque"))
+        if gap:
+            add(closing.relay_id, closing.day, "closing_gap", "", 1, gap)
+    rows = {}
+    for span in SPANS:
+        figures = defaultdict(lambda: [0, 0])
+        for (relay_id, day, figure, key), (count, cents) in daily.items():
+            figures[(relay_id, span.first_day(day), figure, key)][0] += count
+            figures[(relay_id, span.first_day(day), figure, key)][1] += cents
+        rows[span.column] = ({k: tuple(v) for k, v in figures.items() if v != [0, 0]},
+                             {(relay_id, span.first_day(day), person) for relay_id, day, person in served})
+    return rows

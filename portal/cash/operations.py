@@ -8,6 +8,7 @@ from sqlalchemy.exc import IntegrityError
 from ..database import begin_write, day_bounds, local_day, utcnow
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
+from ..reports.operations import count_closing
 from ..relays.models import Relay
 from ..sales.models import Payment, Sale
 from ..sales.operations import local_today
@@ -88,6 +89,7 @@ def close_day(user, day: date, counted: dict, cash_detail: dict, reason: str) ->
         db.session.add(closing)
         db.session.flush()
         append_entry(relay_id, "closing", closing.id, closing_payload(closing))
+        count_closing(closing)
         db.session.commit()
         return closing
     except IntegrityError:

@@ -1,7 +1,9 @@
-"""Activity figures kept ready for the reports: per relay and local day, and per relay and month,
-written by the same transactions that record sales, voids, people and attendance, so that a
-dashboard sums a few rows instead of scanning the sales."""
-from datetime import date
+"""Activity figures kept ready for the reports: per relay and local day, month and year, written by
+the same transactions that record sales, voids, people, attendance and closings, so that a
+dashboard sums a few rows instead of scanning the sales. A period is read as whole years, whole
+months and the days left at its edges (queries.spans)."""
+from datetime import date, timedelta
+from typing import Callable, NamedTuple
 
 from sqlalchemy import BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -14,7 +16,9 @@ class DailyActivity(db.Model):
 
     figure / key: "sales" (count, amount), "voids" (count, amount < 0), "category"/<category>
     (units net of voids, amount), "payment"/<method> (payments, amount), "onboarded" (people),
-    "present"/<""> (attendance marks present, amount_cents = minutes attended)."""
+    "present"/<""> (attendance marks present, amount_cents = minutes attended), "closing" (cash
+    closings), "closing_gap" (closings with a difference, amount = the sum of the absolute
+    differences)."""
 
     relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
@@ -39,6 +43,17 @@ class MonthlyActivity(db.Model):
     __table_args__ = (Index("ix_monthly_activity_month", "month", "relay_id"),)
 
 
+class YearlyActivity(db.Model):
+    """The same figures summed per year (`year` is its 1 January): ten years are 10 rows a figure."""
+
+    relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
+    year: Mapped[date] = mapped_column(primary_key=True)
+    figure: Mapped[str] = mapped_column(String(12), primary_key=True)
+    key: Mapped[str] = mapped_column(String(20), primary_key=True, default="")
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    amount_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class ServedPerson(db.Model):
     """A person served by a relay on a day (a sale, or present at a workshop): distinct people over
     any period, without reading the sales. Holds ids only."""
@@ -46,3 +61,38 @@ class ServedPerson(db.Model):
     relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
     day: Mapped[date] = mapped_column(primary_key=True)
     beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
+
+
+class ServedMonth(db.Model):
+    """A person served by a relay at least once in a month (its first day)."""
+
+    relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
+
+
+class ServedYear(db.Model):
+    """A person served by a relay at least once in a year (its 1 January)."""
+
+    relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
+    year: Mapped[date] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
+
+
+class Span(NamedTuple):
+    """A length of period: its figures, its people served, the column holding its first day, the
+    first day of the one that holds a day, and the first day of the next one."""
+
+    figures: type
+    people: type
+    column: str
+    first_day: Callable[[date], date]
+    following: Callable[[date], date]
+
+
+YEAR = Span(YearlyActivity, ServedYear, "year", lambda day: day.replace(month=1, day=1),
+            lambda first: first.replace(year=first.year + 1))
+MONTH = Span(MonthlyActivity, ServedMonth, "month", lambda day: day.replace(day=1),
+             lambda first: (first + timedelta(days=32)).replace(day=1))
+DAY = Span(DailyActivity, ServedPerson, "day", lambda day: day, lambda first: first + timedelta(days=1))
+SPANS = (YEAR, MONTH, DAY)  # longest first

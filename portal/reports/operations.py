@@ -7,7 +7,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from ..database import day_bounds, local_day
 from ..extensions import db
-from .models import DailyActivity, MonthlyActivity, ServedPerson
+from .models import DAY, MONTH, SPANS, YEAR
 
 
 def count_sale(sale) -> None:
@@ -43,15 +43,29 @@ def count_attendance(session, beneficiary_id: int, before: str | None, after: st
         unserved(session, beneficiary_id)
 
 
+def count_closing(closing) -> None:
+    """A cash closing, and its difference if the counted amounts were not the expected ones."""
+    from ..cash.operations import COUNTED_METHODS
+
+    gap = sum(abs(getattr(closing, f"counted_{m}_cents") - getattr(closing, f"expected_{m}_cents"))
+              for m in COUNTED_METHODS)
+    figures = {("closing", ""): (1, 0)}
+    if gap:
+        figures[("closing_gap", "")] = (1, gap)
+    add(closing.relay_id, closing.day, figures)
+
+
 def rebuild_activity() -> int:
-    """Write the report tables again from the sales, people and attendance marks (for a database
-    that held data before they existed, or after a repair); returns the number of rows read."""
+    """Write the report tables again from the sales, people, attendance marks and closings (for a
+    database that held data before they existed, or after a repair); returns the rows read."""
     from ..beneficiaries.models import Beneficiary
+    from ..cash.models import CashClosing
     from ..sales.models import Sale
     from ..workshops.models import Attendance, WorkshopSession
 
-    for model in (DailyActivity, MonthlyActivity, ServedPerson):
-        db.session.execute(delete(model))
+    for span in SPANS:
+        db.session.execute(delete(span.figures))
+        db.session.execute(delete(span.people))
     read = 0
     for sale in db.session.scalars(select(Sale).order_by(Sale.id).execution_options(yield_per=500)):
         count_sale(sale)
@@ -63,16 +77,19 @@ def rebuild_activity() -> int:
                                             .where(Attendance.status == "present")):
         count_attendance(session, mark.beneficiary_id, None, "present")
         read += 1
+    for closing in db.session.scalars(select(CashClosing)):
+        count_closing(closing)
+        read += 1
     db.session.commit()
     return read
 
 
 def add(relay_id: int, day: date, figures: dict[tuple[str, str], tuple[int, int]]) -> None:
-    """Add (count, amount) to each (figure, key) of the relay's day and month, creating the rows."""
-    month = day.replace(day=1)
-    for model, when in ((DailyActivity, {"day": day}), (MonthlyActivity, {"month": month})):
-        rows = [{"relay_id": relay_id, **when, "figure": figure, "key": key, "count": count, "amount_cents": amount}
-                for (figure, key), (count, amount) in figures.items()]
+    """Add (count, amount) to each (figure, key) of the relay's day, month and year, creating the rows."""
+    for span in SPANS:
+        model = span.figures
+        rows = [{"relay_id": relay_id, span.column: span.first_day(day), "figure": figure, "key": key, "count": count,
+                 "amount_cents": amount} for (figure, key), (count, amount) in figures.items()]
         if rows:
             statement = _insert(model).values(rows)
             db.session.execute(statement.on_conflict_do_update(
@@ -82,8 +99,11 @@ def add(relay_id: int, day: date, figures: dict[tuple[str, str], tuple[int, int]
 
 
 def served(relay_id: int, day: date, beneficiary_id: int) -> None:
-    statement = _insert(ServedPerson).values(relay_id=relay_id, day=day, beneficiary_id=beneficiary_id)
-    db.session.execute(statement.on_conflict_do_nothing())
+    """The person was served by the relay that day, hence that month and that year."""
+    for span in SPANS:
+        statement = _insert(span.people).values(relay_id=relay_id, beneficiary_id=beneficiary_id,
+                                                **{span.column: span.first_day(day)})
+        db.session.execute(statement.on_conflict_do_nothing())
 
 
 def unserved(session, beneficiary_id: int) -> None:
@@ -99,10 +119,23 @@ def unserved(session, beneficiary_id: int) -> None:
                          WorkshopSession.day == session.day))
     sale = select(Sale.id).where(Sale.beneficiary_id == beneficiary_id, Sale.relay_id == session.relay_id,
                                  Sale.voids_sale_id.is_(None), Sale.created_at >= start, Sale.created_at < end)
-    if db.session.scalar(other_mark.limit(1)) is None and db.session.scalar(sale.limit(1)) is None:
-        db.session.execute(delete(ServedPerson).where(ServedPerson.relay_id == session.relay_id,
-                                                      ServedPerson.day == session.day,
-                                                      ServedPerson.beneficiary_id == beneficiary_id))
+    if db.session.scalar(other_mark.limit(1)) is not None or db.session.scalar(sale.limit(1)) is not None:
+        return
+    relay_id, day = session.relay_id, session.day
+
+    def where(span, first: date, after: date):
+        when = getattr(span.people, span.column)
+        return (span.people.relay_id == relay_id, span.people.beneficiary_id == beneficiary_id,
+                when >= first, when < after)
+
+    # Not served that day; nor that month unless on another of its days; nor that year unless in
+    # another of its months.
+    for span, shorter in ((DAY, None), (MONTH, DAY), (YEAR, MONTH)):
+        first = span.first_day(day)
+        if shorter and db.session.scalar(select(shorter.people.relay_id)
+                                         .where(*where(shorter, first, span.following(first))).limit(1)):
+            return
+        db.session.execute(delete(span.people).where(*where(span, first, span.following(first))))
 
 
 def _insert(model):

@@ -17,7 +17,7 @@ from ..relays.models import Relay
 from ..sales.operations import local_today
 from ..sales.models import Sale
 from ..workshops.models import Attendance, WorkshopSession
-from .models import DailyActivity, MonthlyActivity, ServedPerson
+from .models import SPANS, DailyActivity, MonthlyActivity, Span
 
 
 @dataclass
@@ -76,17 +76,15 @@ def relay_figures(relay_ids: list[int], start: date, end: date) -> dict[int, Fig
     figures = {relay_id: Figures() for relay_id in relay_ids}
     if not relay_ids:
         return figures
-    for relay_id, figure, key, count, cents in _activity(relay_ids, start, end):
+    pieces = split_period(start, end, open_end=end >= local_today())
+    for relay_id, figure, key, count, cents in _activity(relay_ids, pieces):
         _apply(figures[relay_id], figure, key, count, cents)
-    for relay_id, served in _distinct(ServedPerson, relay_ids, start, end):
+    for relay_id, served in _served(relay_ids, pieces):
         figures[relay_id].served = served
     for relay_id, count, people in _workshops(relay_ids, start, end):
         figures[relay_id].sessions, figures[relay_id].participants = count, people
     for relay_id, count in _certificates(relay_ids, start, end):
         figures[relay_id].certificates = count
-    for relay_id, count, differences, gap in _closings(relay_ids, start, end):
-        f = figures[relay_id]
-        f.closings, f.closing_differences, f.closing_gap_cents = count, int(differences or 0), int(gap or 0)
     # One index search per relay for its last day (a GROUP BY would read all its days).
     last = (select(func.max(DailyActivity.day)).where(DailyActivity.relay_id == Relay.id, DailyActivity.day <= end)
             .correlate(Relay).scalar_subquery())
@@ -95,47 +93,55 @@ def relay_figures(relay_ids: list[int], start: date, end: date) -> dict[int, Fig
     return figures
 
 
-def _activity(relay_ids, start: date, end: date):
-    """(relay, figure, key, count, cents) summed over the period: whole months from the monthly rows,
-    the days before the first and after the last whole month from the daily rows."""
-    first_month = start if start.day == 1 else _next_month(start)
-    # Nothing is ever counted ahead of today (a sale, a person, a presence happen on their day): a
-    # period that ends today takes its last month whole.
-    whole_end = end >= local_today() or _next_month(end) - timedelta(days=1) == end
-    after_last = _next_month(end) if whole_end else end.replace(day=1)
-    columns = (DailyActivity.relay_id, DailyActivity.figure, DailyActivity.key, DailyActivity.count,
-               DailyActivity.amount_cents)
+def split_period(start: date, end: date, open_end: bool, spans=SPANS) -> list[tuple[Span, date, date]]:
+    """The period from `start` to `end` (included) as whole years, whole months and days:
+    [(span, first day of the first one, first day of the last one)].
 
-    def days(first: date, last: date):  # each range its own index search
-        return select(*columns).where(DailyActivity.relay_id.in_(relay_ids), DailyActivity.day >= first,
-                                      DailyActivity.day <= last)
+    `open_end`: nothing can be counted after `end` (it is today or later: a sale, a person, a
+    presence or a closing happen on their day), so the year or month holding `end` counts whole."""
+    span, shorter = spans[0], spans[1:]
+    if not shorter:
+        return [(span, start, end)]
+    first = start if span.first_day(start) == start else span.following(span.first_day(start))
+    after = span.following(span.first_day(end))
+    if not open_end and after - timedelta(days=1) != end:
+        after = span.first_day(end)  # the last one is not whole
+    if first >= after:
+        return split_period(start, end, open_end, shorter)
+    pieces = [(span, first, span.first_day(after - timedelta(days=1)))]
+    if start < first:
+        pieces += split_period(start, first - timedelta(days=1), False, shorter)
+    if after <= end:
+        pieces += split_period(after, end, open_end, shorter)
+    return pieces
 
-    if first_month >= after_last:  # no whole month
-        parts = [days(start, end)]
-    else:
-        parts = [select(MonthlyActivity.relay_id, MonthlyActivity.figure, MonthlyActivity.key,
-                        MonthlyActivity.count, MonthlyActivity.amount_cents)
-                 .where(MonthlyActivity.relay_id.in_(relay_ids), MonthlyActivity.month >= first_month,
-                        MonthlyActivity.month < after_last)]
-        if start < first_month:
-            parts.append(days(start, first_month - timedelta(days=1)))
-        if after_last <= end:
-            parts.append(days(after_last, end))
-    rows = parts[0].union_all(*parts[1:]).subquery() if len(parts) > 1 else parts[0].subquery()
+
+def _piece_rows(model, columns, relay_ids, span: Span, first: date, last: date):
+    when = getattr(model, span.column)
+    return select(*columns).where(model.relay_id.in_(relay_ids), when >= first, when <= last)
+
+
+def _union(parts):
+    return parts[0].union_all(*parts[1:]).subquery() if len(parts) > 1 else parts[0].subquery()
+
+
+def _activity(relay_ids, pieces):
+    """(relay, figure, key, count, cents) summed over the pieces of the period."""
+    rows = _union([
+        _piece_rows(span.figures, (span.figures.relay_id, span.figures.figure, span.figures.key,
+                                   span.figures.count, span.figures.amount_cents), relay_ids, span, first, last)
+        for span, first, last in pieces])
     return db.session.execute(
         select(rows.c.relay_id, rows.c.figure, rows.c.key, func.sum(rows.c.count), func.sum(rows.c.amount_cents))
         .group_by(rows.c.relay_id, rows.c.figure, rows.c.key)).all()
 
 
-def _next_month(day: date) -> date:
-    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
-
-
-def _distinct(model, relay_ids, start: date, end: date):
-    return db.session.execute(
-        select(model.relay_id, func.count(model.beneficiary_id.distinct()))
-        .where(model.relay_id.in_(relay_ids), model.day >= start, model.day <= end)
-        .group_by(model.relay_id)).all()
+def _served(relay_ids, pieces):
+    """(relay, distinct people served) over the pieces of the period."""
+    rows = _union([_piece_rows(span.people, (span.people.relay_id, span.people.beneficiary_id), relay_ids, span,
+                               first, last) for span, first, last in pieces])
+    return db.session.execute(select(rows.c.relay_id, func.count(rows.c.beneficiary_id.distinct()))
+                              .group_by(rows.c.relay_id)).all()
 
 
 def _workshops(relay_ids, start: date, end: date):
@@ -155,16 +161,6 @@ def _certificates(relay_ids, start: date, end: date):
         .where(Certificate.relay_id.in_(relay_ids), Certificate.issued_at >= day_bounds(start)[0],
                Certificate.issued_at < day_bounds(end)[1])
         .group_by(Certificate.relay_id)).all()
-
-
-def _closings(relay_ids, start: date, end: date):
-    gap = (func.abs(CashClosing.counted_cash_cents - CashClosing.expected_cash_cents)
-           + func.abs(CashClosing.counted_card_cents - CashClosing.expected_card_cents)
-           + func.abs(CashClosing.counted_cheque_cents - CashClosing.expected_cheque_cents))
-    return db.session.execute(
-        select(CashClosing.relay_id, func.count(), func.sum(func.cast(gap > 0, db.Integer)), func.sum(gap))
-        .where(CashClosing.relay_id.in_(relay_ids), CashClosing.day >= start, CashClosing.day <= end)
-        .group_by(CashClosing.relay_id)).all()
 
 
 def monthly_trend(relay_id: int, months: list[date]) -> dict[date, Figures]:
@@ -192,6 +188,10 @@ def _apply(f: Figures, figure: str, key: str, count, cents) -> None:
         setattr(f, names[1], cents)
     elif figure == "onboarded":
         f.onboarded = count
+    elif figure == "closing":
+        f.closings = count
+    elif figure == "closing_gap":
+        f.closing_differences, f.closing_gap_cents = count, cents
 
 
 # --- one relay's page: its trend, its recent voids and closing differences, its silence ------------

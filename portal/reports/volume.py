@@ -3,10 +3,10 @@
 It adds a territory "Volume" of N relays (V001, V002, …) with their people, years of sales and
 voids, workshop sessions with attendance, and daily cash closings, written in bulk (SQLAlchemy
 Core executemany in batches on SQLite, COPY on PostgreSQL), relay by relay and year by year so
-that memory stays bounded, one transaction per relay. The report tables
-(DailyActivity, MonthlyActivity, ServedPerson) are written in the same pass with the figures
-that reports/operations.py would have written had each row gone through record_sale, void_sale,
-create_beneficiary and record_attendance.
+that memory stays bounded, one transaction per relay. The report tables (activity per day,
+month and year; people served per day, month and year) are written in the same pass with the
+figures that reports/operations.py would have written had each row gone through record_sale,
+void_sale, create_beneficiary, record_attendance and close_day.
 
 Not written for these relays: stock movements and ledger entries. These relays exist to measure
 reports; their ledgers are not chained (`flask verify-ledger` reports them as broken) and their
@@ -42,7 +42,7 @@ from ..sales.operations import receipt_number
 from ..security import Role
 from ..users.models import User
 from ..workshops.models import Attendance, Enrolment, Parcours, WorkshopSession
-from .models import DailyActivity, MonthlyActivity, ServedPerson
+from .models import DailyActivity, MonthlyActivity, ServedMonth, ServedPerson, ServedYear, YearlyActivity
 
 
 
@@ -115,7 +115,8 @@ class Totals:
     closings: int = 0
     daily: int = 0
     monthly: int = 0
-    served: int = 0
+    yearly: int = 0
+    served: int = 0  # person-days (and their months and years)
     rows: int = 0  # every row inserted
     seconds: float = 0.0
     insert_seconds: float = 0.0  # of which in the inserts (the rest: drawing the rows)
@@ -185,7 +186,8 @@ class _Writer:
     """Buffers of rows per table, written in dependency order by executemany batches."""
 
     ORDER = [Beneficiary, BeneficiaryToken, BeneficiaryEvent, Sale, SaleLine, Payment, Parcours, WorkshopSession,
-             Enrolment, Attendance, CashClosing, ReceiptCounter, DailyActivity, MonthlyActivity, ServedPerson]
+             Enrolment, Attendance, CashClosing, ReceiptCounter, DailyActivity, MonthlyActivity, YearlyActivity,
+             ServedPerson, ServedMonth, ServedYear]
 
     def __init__(self, totals: Totals):
         self.rows = {model: [] for model in self.ORDER}
@@ -449,6 +451,7 @@ def _seed_relay(relay: _Relay, calendar: _Calendar, products, ids: _IdRange, cod
     active = _Active(people)
     pending_voids: list[_Receipt] = []
     counters = []
+    yearly, served_months = defaultdict(lambda: [0, 0]), set()
     for year in range(calendar.days[0].year, calendar.today.year + 1):
         receipts, pending_voids = _year_receipts(relay, calendar, products, by_year[year], pending_voids, active,
                                                  year, rng)
@@ -463,10 +466,21 @@ def _seed_relay(relay: _Relay, calendar: _Calendar, products, ids: _IdRange, cod
         for person in onboarded[year]:
             _add(figures, person.day, "onboarded", "", 1, 0)  # as operations.count_onboarding
         _workshops(relay, calendar, year, ids, writer, figures, served, totals, rng)
-        _closings(relay, calendar, receipts, ids, writer, totals, rng)
+        _closings(relay, calendar, receipts, ids, writer, figures, totals, rng)
         _write_figures(relay, figures, served, writer, totals)
+        for (day, figure, key), (count, cents) in figures.items():
+            _add(yearly, day.replace(month=1, day=1), figure, key, count, cents)
+        served_months.update((day.replace(day=1), person_id) for day, person_id in served)
         if writer.pending() >= 5 * BATCH:
             writer.flush()
+    for (year, figure, key), (count, cents) in yearly.items():
+        writer.add(YearlyActivity, {"relay_id": relay.id, "year": year, "figure": figure, "key": key,
+                                    "count": count, "amount_cents": cents})
+    for month, person_id in sorted(served_months):
+        writer.add(ServedMonth, {"relay_id": relay.id, "month": month, "beneficiary_id": person_id})
+    for year, person_id in sorted({(month.replace(month=1), person_id) for month, person_id in served_months}):
+        writer.add(ServedYear, {"relay_id": relay.id, "year": year, "beneficiary_id": person_id})
+    totals.yearly += len(yearly)
     for counter in counters:
         writer.add(ReceiptCounter, counter)
     writer.flush()
@@ -758,9 +772,10 @@ def _workshops(relay: _Relay, calendar: _Calendar, year: int, ids: _IdRange, wri
 
 
 def _closings(relay: _Relay, calendar: _Calendar, receipts: list[_Receipt], ids: _IdRange, writer: _Writer,
-              totals: Totals, rng: random.Random) -> None:
+              figures, totals: Totals, rng: random.Random) -> None:
     """Every day with receipts is closed, in order, at 19:30 (today's stays open), as
-    cash.operations.close_day() would: expected per method, receipts, totals; a few differences."""
+    cash.operations.close_day() would: expected per method, receipts, totals; a few differences;
+    counted as operations.count_closing() does."""
     start = 0
     while start < len(receipts):
         day, end = receipts[start].day, start
@@ -789,6 +804,10 @@ def _closings(relay: _Relay, calendar: _Calendar, receipts: list[_Receipt], ids:
             "day_total_cents": day_total, "grand_total_cents": relay.grand_total, "closed_by_id": relay.manager_id,
             "closed_at": calendar.at(day, CLOSING_CLOCK)})
         totals.closings += 1
+        _add(figures, day, "closing", "", 1, 0)
+        gap = sum(abs(counted[m] - expected[m]) for m in COUNTED_METHODS)
+        if gap:
+            _add(figures, day, "closing_gap", "", 1, gap)
         start = end
 
 

@@ -120,6 +120,7 @@ class Attendance(db.Model):
     __table_args__ = (
         UniqueConstraint("session_id", "beneficiary_id"),
         CheckConstraint(f"status IN {tuple(ATTENDANCE)}", name="status_known"),
+        Index("ix_attendance_session_status", "session_id", "status", "beneficiary_id"),  # people present
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
