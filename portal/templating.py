@@ -1,15 +1,18 @@
 """Jinja filters for French money, numbers and dates, and the navigation by role."""
 from datetime import datetime
+from decimal import ROUND_HALF_EVEN, Decimal
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime
-from babel.numbers import format_decimal, get_currency_symbol
+from babel.numbers import get_currency_symbol
 from flask import current_app
 from flask_login import current_user
 
 from .security import Role
+
+THOUSANDTHS = Decimal("0.001")
 
 
 def money(cents: int | None) -> str:
@@ -28,8 +31,9 @@ def _euro_format(locale_name: str) -> tuple:
     """The locale's currency pattern, read once: (prefixes, suffixes) for positive and negative
     amounts, with the € sign in place, and the group and decimal symbols."""
     locale = Locale.parse(locale_name)
-    pattern = locale.currency_formats["standard"]
-    if pattern.grouping != (3, 3) or pattern.frac_prec != (2, 2):
+    pattern, decimals = locale.currency_formats["standard"], locale.decimal_formats[None]
+    if pattern.grouping != (3, 3) or pattern.frac_prec != (2, 2) or decimals.grouping != (3, 3) \
+            or decimals.frac_prec != (0, 3):
         raise ValueError(f"Format monétaire non pris en charge pour {locale_name}")
     symbol, symbols = get_currency_symbol("EUR", locale), locale.number_symbols["latn"]
     return (tuple(p.replace("¤", symbol) for p in pattern.prefix), tuple(s.replace("¤", symbol) for s in pattern.suffix),
@@ -37,7 +41,15 @@ def _euro_format(locale_name: str) -> tuple:
 
 
 def number(value) -> str:
-    return format_decimal(value, locale=current_app.config["LOCALE"])
+    """12345.6 → « 12 345,6 »: at most three decimals, trailing zeros dropped, as Babel's
+    format_decimal writes it (by hand, for the same reason as money)."""
+    group, decimal = _euro_format(current_app.config["LOCALE"])[2:]
+    if isinstance(value, int):
+        text = f"{value:,}"
+    else:
+        text = f"{Decimal(str(value)).quantize(THOUSANDTHS, rounding=ROUND_HALF_EVEN):,f}"
+        text = text.rstrip("0").rstrip(".")
+    return text.replace(",", "\0").replace(".", decimal).replace("\0", group)
 
 
 def local_datetime(value: datetime | None, fmt: str = "d MMM y 'à' HH:mm") -> str:

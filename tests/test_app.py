@@ -116,13 +116,15 @@ def test_server_error_is_a_french_page(app, client):
 
 
 @pytest.mark.parametrize("locale", ["fr_FR", "en_US"])
-def test_amounts_read_as_babel_writes_them(tmp_path, locale):
+def test_amounts_and_numbers_read_as_babel_writes_them(tmp_path, locale):
     """The money filter formats by hand for speed; a receipt or a report must still read « 1 234,50 € »."""
-    from babel.numbers import format_currency
+    from babel.numbers import format_currency, format_decimal
 
-    from portal.templating import money
+    from portal.templating import money, number
 
     app = create_app({"LOCALE": locale}, instance_path=str(tmp_path))
     with app.app_context():
         for cents in (0, 1, 5, 99, 100, 105, 123450, -50, -123456789, 100000000, 99999999999):
             assert money(cents) == format_currency(cents / 100, "EUR", locale=locale), cents
+        for value in (0, 7, 1234, -98765432, 0.5, 12.25, 3.14159, 1234.5, 99.9995, -0.125, 2.0, 1e9 + 0.1):
+            assert number(value) == format_decimal(value, locale=locale), value

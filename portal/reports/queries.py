@@ -60,7 +60,7 @@ class Figures:
 
     def add(self, other: "Figures") -> None:
         """Sum another relay's figures into these (people differ from one relay to another)."""
-        for name in (f.name for f in fields(self) if f.type is int):
+        for name in COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for mine, theirs in ((self.categories, other.categories), (self.payments, other.payments)):
             for key, (count, cents) in theirs.items():
@@ -69,6 +69,9 @@ class Figures:
                 mine[key][1] += cents
         if other.last_activity and (not self.last_activity or other.last_activity > self.last_activity):
             self.last_activity = other.last_activity
+
+
+COUNTS = [f.name for f in fields(Figures) if f.type is int]  # what Figures.add sums
 
 
 def relay_figures(relay_ids: list[int], start: date, end: date) -> dict[int, Figures]:

@@ -14,14 +14,13 @@ from ..sales.models import PAYMENT_METHODS
 from ..sales.operations import local_today
 from ..security import Role, get_scoped_or_404, roles_required, scoped
 from ..stock.queries import relay_stock
-from . import documents, exports
+from . import display, documents, exports
 from .forms import Period, PeriodForm
-from .masking import masked
 from .queries import (Figures, closing_differences, is_silent, last_activity, last_months, monthly_trend,
                       recent_voids, relay_figures)
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
-bp.add_app_template_filter(masked, "masked")  # the pages hide small counts as the CSV and PDF do
+display.register(bp)  # masked, compare, money_compare, hours
 
 READERS = (Role.MANAGER, Role.COORDINATOR, Role.ADMIN)  # volunteers: no report (README)
 # The dashboard's tables of relays, one at a time (a page of 100 relays stays under 14 KB).
