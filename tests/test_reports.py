@@ -22,7 +22,7 @@ from portal.sales.models import Sale
 from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale, void_sale
 from portal.security import Role
 from portal.workshops.models import Attendance, WorkshopSession
-from portal.workshops.operations import enrol, record_attendance
+from portal.workshops.operations import enrol, record_attendance, save_session
 from tests.test_cash import utc
 
 
@@ -212,6 +212,11 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
             sale = rng.choice(sales)
             if sale.voided_by is None:
                 void_sale(manager, sale, "Test", uuid.uuid4().hex)
+        elif action < .58:  # a session moved or shortened after people were marked present
+            session = rng.choice(sessions)
+            session.day = min(today, session.day + timedelta(days=rng.randint(-20, 20)))
+            session.duration_minutes = rng.choice((60, 90, 120))
+            save_session(session, parcours, manager)
         else:
             session, person = rng.choice(sessions), rng.choice(people)
             record_attendance(session, person, rng.choice(["present", "present", "absent", "excused"]), volunteer)

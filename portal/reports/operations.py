@@ -40,7 +40,25 @@ def count_attendance(session, beneficiary_id: int, before: str | None, after: st
     if after == "present":
         served(session.relay_id, session.day, beneficiary_id)
     elif before == "present":
-        unserved(session, beneficiary_id)
+        unserved(session.relay_id, session.day, beneficiary_id, session.id)
+
+
+def count_session_change(session, old_day: date, old_minutes: int) -> None:
+    """A session moved to another day or given another length after people were marked present:
+    their marks and minutes leave the old day and count on the new one, and so do the people served."""
+    from ..workshops.models import Attendance
+
+    people = db.session.scalars(select(Attendance.beneficiary_id).where(
+        Attendance.session_id == session.id, Attendance.status == "present")).all()
+    if not people:
+        return
+    n = len(people)
+    add(session.relay_id, old_day, {("present", ""): (-n, -n * old_minutes)})
+    add(session.relay_id, session.day, {("present", ""): (n, n * session.duration_minutes)})
+    if old_day != session.day:
+        for beneficiary_id in people:
+            unserved(session.relay_id, old_day, beneficiary_id, session.id)
+            served(session.relay_id, session.day, beneficiary_id)
 
 
 def count_closing(closing) -> None:
@@ -106,22 +124,21 @@ def served(relay_id: int, day: date, beneficiary_id: int) -> None:
         db.session.execute(statement.on_conflict_do_nothing())
 
 
-def unserved(session, beneficiary_id: int) -> None:
-    """A present mark withdrawn: the person was not served that day, unless another present mark
-    or a sale of the relay says they were."""
+def unserved(relay_id: int, day: date, beneficiary_id: int, session_id: int) -> None:
+    """A present mark at a session withdrawn (or moved away from `day`): the person was not served
+    by the relay that day, unless another present mark or a sale says they were."""
     from ..sales.models import Sale
     from ..workshops.models import Attendance, WorkshopSession
 
-    start, end = day_bounds(session.day)
+    start, end = day_bounds(day)
     other_mark = (select(Attendance.id).join(WorkshopSession, WorkshopSession.id == Attendance.session_id)
                   .where(Attendance.beneficiary_id == beneficiary_id, Attendance.status == "present",
-                         Attendance.session_id != session.id, WorkshopSession.relay_id == session.relay_id,
-                         WorkshopSession.day == session.day))
-    sale = select(Sale.id).where(Sale.beneficiary_id == beneficiary_id, Sale.relay_id == session.relay_id,
+                         Attendance.session_id != session_id, WorkshopSession.relay_id == relay_id,
+                         WorkshopSession.day == day))
+    sale = select(Sale.id).where(Sale.beneficiary_id == beneficiary_id, Sale.relay_id == relay_id,
                                  Sale.voids_sale_id.is_(None), Sale.created_at >= start, Sale.created_at < end)
     if db.session.scalar(other_mark.limit(1)) is not None or db.session.scalar(sale.limit(1)) is not None:
         return
-    relay_id, day = session.relay_id, session.day
 
     def where(span, first: date, after: date):
         when = getattr(span.people, span.column)

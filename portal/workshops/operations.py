@@ -2,14 +2,14 @@
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import delete, select
+from sqlalchemy import delete, inspect, select
 
 from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.operations import create_beneficiary, touch
 from ..database import begin_write, utcnow
 from ..extensions import db
-from ..reports.operations import count_attendance
+from ..reports.operations import count_attendance, count_session_change
 from ..sales.operations import local_today
 from .models import ATTENDANCE, Attendance, Enrolment, Parcours, WorkshopSession
 from .queries import places_left
@@ -38,12 +38,28 @@ def save_parcours(parcours: Parcours, user) -> None:
 
 def save_session(session: WorkshopSession, parcours: Parcours, user) -> None:
     """Insert or update a session of the parcours (already filled in from its form)."""
+    counted = _as_counted(session)
     session.parcours, session.relay_id = parcours, parcours.relay_id  # scoped to the organiser
     db.session.add(session)
     db.session.flush()
+    if counted and counted != (session.day, session.duration_minutes):
+        count_session_change(session, *counted)  # its present marks move with it in the reports
     record_event("workshop_session.save", subject=f"workshop_session:{session.id}",
                  detail=f"{session.day.isoformat()} {session.commune}", actor=user)
     db.session.commit()
+
+
+def _as_counted(session: WorkshopSession) -> tuple | None:
+    """(day, duration) of an existing session as its present marks were counted, before this edit."""
+    state = inspect(session)
+    if not state.persistent:
+        return None
+
+    def before(name: str):
+        changed = state.attrs[name].history.deleted
+        return changed[0] if changed else getattr(session, name)
+
+    return before("day"), before("duration_minutes")
 
 
 def duplicate_session(session: WorkshopSession, user) -> WorkshopSession:
