@@ -141,6 +141,27 @@ def seed_volume_command(relays, years, sales, seed):
         f"{n(totals.rows / totals.insert_seconds if totals.insert_seconds else 0)}/s).")
 
 
+@click.command("backup")
+@click.option("--output", type=click.Path(dir_okay=False),
+              help="Fichier à écrire (défaut : instance/backups/portal-AAAAMMJJ-HHMMSS.sqlite3, ou .dump "
+                   "sur PostgreSQL).")
+def backup_command(output):
+    """Take an online, consistent backup of the database while the portal keeps running."""
+    from pathlib import Path
+
+    from flask import current_app
+
+    from .backup import BackupFailed, backup_database, default_backup_path
+
+    url = current_app.config["SQLALCHEMY_DATABASE_URI"]
+    output = Path(output) if output else default_backup_path(current_app.instance_path, url)
+    try:
+        written = backup_database(url, output)
+    except BackupFailed as failure:
+        raise click.ClickException(str(failure)) from None
+    click.echo(f"Sauvegarde écrite : {written} ({written.stat().st_size / 1e6:.1f} Mo).")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(rebuild_reports_command)
     app.cli.add_command(seed_volume_command)
@@ -148,3 +169,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(create_user_command)
     app.cli.add_command(anonymize_stale_command)
+    app.cli.add_command(backup_command)

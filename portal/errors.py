@@ -1,10 +1,13 @@
 """Error pages in French, as full pages or as htmx fragments."""
+from flask import g
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from . import htmx
-from .extensions import db
+from .extensions import db, login_manager
+
+RETRY_AFTER_SECONDS = 30  # 503: when a browser, proxy or monitor may try again
 
 MESSAGES = {
     400: ("Demande invalide", "La demande n'a pas pu être traitée. Rechargez la page et réessayez."),
@@ -14,7 +17,9 @@ MESSAGES = {
     413: ("Envoi trop volumineux", "Les données envoyées sont trop volumineuses."),
     429: ("Trop de tentatives", "Trop de tentatives. Patientez quelques minutes avant de réessayer."),
     500: ("Erreur du serveur", "Une erreur est survenue de notre côté. Rien n'a été enregistré ; réessayez dans un instant."),
-    503: ("Service indisponible", "Le portail est momentanément indisponible. Réessayez dans quelques minutes : rien de ce qui a été enregistré n'est perdu."),
+    503: ("Service indisponible", "Le portail est momentanément indisponible. Réessayez dans quelques minutes : "
+                                  "rien de ce qui a été enregistré n'est perdu, et une vente envoyée pendant la "
+                                  "coupure peut être renvoyée sans risque de doublon."),
 }
 
 
@@ -44,7 +49,11 @@ def _database_down(error: DBAPIError):
     db.session.rollback()
     if not error.connection_invalidated and not _is_connection_error(error):
         raise error
-    return render_error(503)
+    # The page must not need the database: it is shown as to a visitor (no menu), since the
+    # user's row cannot be read (and what was read is expired by the rollback).
+    g._login_user = login_manager.anonymous_user()
+    body, status = render_error(503)
+    return body, status, {"Retry-After": str(RETRY_AFTER_SECONDS)}
 
 
 def _is_connection_error(error: DBAPIError) -> bool:
