@@ -6,7 +6,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 export FLASK_APP := wsgi
 
-.PHONY: run test test-e2e bench setup vendor db demo clean
+.PHONY: run test test-e2e bench bench-check setup vendor db demo clean
 
 run: setup db demo
 	@echo "Portail : http://$(HOST):$(PORT)/  (Ctrl+C pour arrêter)"
@@ -17,6 +17,10 @@ test: $(VENV)/.dev-installed vendor
 
 bench: $(VENV)/.dev-installed vendor
 	$(BIN)/python -m pytest tests/bench -p no:cacheprovider -s
+
+# Exits 1 when a figure of docs/benchmarks.json misses its budget or was never measured.
+bench-check:
+	$(PYTHON) tests/bench/check.py
 
 setup: $(VENV)/.installed vendor
 

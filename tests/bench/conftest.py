@@ -5,11 +5,17 @@ one section of docs/BENCHMARKS.md, delimited by `<!-- bench:NAME -->` … `<!-- 
 and rewrites only that section; the rest of the file is kept as it is. A section may hold
 sub-sections with the same markers (e.g. `search/sqlite`), so that a partial run keeps the
 figures it did not measure.
+
+Each budgeted figure is also recorded, machine-readable, in docs/benchmarks.json through
+`bench_report.record(name, value, budget, unit)`; `make bench-check` (tests/bench/check.py) reads
+it, and the `summary` section at the top of docs/BENCHMARKS.md is its table.
 """
+import json
 import os
 import platform
 import re
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,6 +23,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from tests.bench.check import FIGURES_JSON, load_figures, summary_markdown, within_budget
 
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
@@ -109,25 +117,27 @@ class StatementLog:
 
 # --- the machine --------------------------------------------------------------------------
 
+def _proc_value(path: str, prefix: str) -> str | None:
+    """The text after the first colon of the first line of /proc/<path> that starts with prefix."""
+    try:
+        for line in Path(path).read_text().splitlines():
+            if line.startswith(prefix):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def memory_gib() -> float | None:
+    total = _proc_value("/proc/meminfo", "MemTotal:")
+    return round(int(total.split()[0]) / 1024 / 1024, 1) if total else None
+
+
 def machine_description() -> str:
     """CPU model, cores, memory, OS and Python, as one line of markdown."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    memory = "?"
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                memory = f"{int(line.split()[1]) / 1024 / 1024:.1f} GiB"
-                break
-    except OSError:
-        pass
-    return (f"{cpu}, {os.cpu_count()} CPU (nproc), {memory} RAM (MemTotal), "
+    cpu = _proc_value("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
+    memory = memory_gib()
+    return (f"{cpu}, {os.cpu_count()} CPU (nproc), {f'{memory} GiB' if memory else '?'} RAM (MemTotal), "
             f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
 
 
@@ -160,13 +170,17 @@ def read_section(name: str, path: Path = BENCHMARKS_MD) -> str | None:
     return found.group(1) if found else None
 
 
-def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
-    """Replace section `name` of the file with `body` (appended when new), keeping the rest."""
+def write_section(name: str, body: str, path: Path = BENCHMARKS_MD, first: bool = False) -> None:
+    """Replace section `name` of the file with `body` (when new: appended, or with `first` put
+    before the other sections), keeping the rest."""
     text = path.read_text(encoding="utf-8") if path.exists() else TITLE
     block = wrap_section(name, body)
     pattern = _section_re(name)
     if pattern.search(text):
         text = pattern.sub(lambda _: block, text, count=1)
+    elif first and "<!-- bench:" in text:
+        head, _, rest = text.partition("<!-- bench:")
+        text = head.rstrip("\n") + "\n\n" + block + "\n\n<!-- bench:" + rest
     else:
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -175,19 +189,71 @@ def write_section(name: str, body: str, path: Path = BENCHMARKS_MD) -> None:
     tmp.replace(path)
 
 
+def write_block(section: str, header: str, titles: dict[str, str], name: str, body: str) -> None:
+    """Rewrite `section` as its header and one block per key of `titles` (`section/key`): block
+    `name` becomes `body`, the others keep what an earlier run wrote (or say not measured yet)."""
+    blocks = []
+    for key, title in titles.items():
+        current = body if key == name else read_section(f"{section}/{key}")
+        if current is None:
+            current = f"### {title}\n\n_Not measured yet._"
+        blocks.append(wrap_section(f"{section}/{key}", current))
+    write_section(section, "\n\n".join([header, *blocks]))
+
+
+# --- docs/benchmarks.json ------------------------------------------------------------------
+
+def bench_command() -> str:
+    """The command line of this run, as someone would type it again."""
+    database = os.environ.get("TEST_DATABASE_URL")
+    prefix = f"TEST_DATABASE_URL={database} " if database else ""
+    return prefix + " ".join(["python -m pytest", *sys.argv[1:]])
+
+
+def record_figure(name: str, value: float, budget: float | None, unit: str, comparison: str = "<=",
+                  load: float | None = None, note: str = "", path: Path = FIGURES_JSON) -> None:
+    """Store one figure in docs/benchmarks.json, replacing its previous measurement.
+
+    `budget` None: reported for information, never a miss. `load`: the 1-min load average while
+    the figure was measured (now, when not given)."""
+    figures = load_figures(path)
+    figures[name] = {
+        "value": round(value, 3), "unit": unit, "budget": budget, "comparison": comparison,
+        "passed": within_budget(value, budget, comparison),
+        "measured_at": now_utc(), "command": bench_command(),
+        "source": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+        "machine": {"cores": os.cpu_count(), "memory_gib": memory_gib(), "description": machine_description()},
+        "load_average": round(os.getloadavg()[0] if load is None else load, 2),
+        "note": note,
+    }
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(figures, indent=2, sort_keys=True, ensure_ascii=False) + "\n", encoding="utf-8")
+    tmp.replace(path)
+
+
+def write_summary(figures_path: Path = FIGURES_JSON, path: Path = BENCHMARKS_MD) -> None:
+    """Rewrite the `summary` section, at the top of docs/BENCHMARKS.md, from docs/benchmarks.json."""
+    write_section("summary", summary_markdown(load_figures(figures_path)), path, first=True)
+
+
 @pytest.fixture(scope="session")
 def bench_report():
-    """The writer of docs/BENCHMARKS.md sections: bench_report.write(name, body), .read(name)."""
+    """The writer of docs/BENCHMARKS.md sections: bench_report.write(name, body), .read(name),
+    and of the budgeted figures: bench_report.record(name, value, budget, unit). At the end of
+    the run the summary table at the top of docs/BENCHMARKS.md is rewritten."""
 
     class Report:
         path = BENCHMARKS_MD
         read = staticmethod(read_section)
         write = staticmethod(write_section)
         wrap = staticmethod(wrap_section)
+        write_block = staticmethod(write_block)
+        record = staticmethod(record_figure)
         machine = staticmethod(machine_description)
         date = staticmethod(now_utc)
 
-    return Report
+    yield Report
+    write_summary()
 
 
 @pytest.fixture(scope="session")

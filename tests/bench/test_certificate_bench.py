@@ -73,6 +73,8 @@ def test_certificates_render(app, make_relay, make_user, make_beneficiary, make_
     assert rows[0]["pages"] == GROUP and rows[1]["pages"] == 1  # one A4 page each
     body = _section(rows, load_before, os.getloadavg())
     bench_report.write("certificates", body)
+    bench_report.record(f"certificates.group_{GROUP}.render_ms", rows[0]["render"].p50 * 1000, BUDGET_MS, "ms",
+                        note="median render_pdf() of the group's PDF")
     print(f"\n{body}\n")
 
 

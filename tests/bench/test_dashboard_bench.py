@@ -281,7 +281,7 @@ def test_dashboard_latency(dataset, bench_report):
                     relay_figures(relay_ids, period.start, period.end)
                 profile = _profile(backend, log.statements)
             db.session.rollback()
-        rows.append({"kind": kind, "label": label, "period": period, "previous": previous, "page": timing,
+        rows.append({"kind": kind, "view": view, "label": label, "period": period, "previous": previous, "page": timing,
                      "figures": figures_timing, "bytes": len(page.data), "gzip": len(gzip.compress(page.data, 6)),
                      "sales": sum(f.sales for f in sales.values()), "profile": profile})
     with app.app_context():
@@ -290,7 +290,11 @@ def test_dashboard_latency(dataset, bench_report):
 
     body = _backend_section(backend, server, built, counts, rows, time.perf_counter() - started, load_before,
                             os.getloadavg())
-    _write_report(bench_report, body, backend)
+    bench_report.write_block("dashboard", _header(), BACKEND_TITLES, backend, body)
+    for row in rows:  # the budgeted figures, for make bench-check
+        name = f"dashboard.{backend}.{row['kind']}.{row['view']}"
+        bench_report.record(f"{name}.p95_ms", row["page"].p95 * 1000, BUDGET_MS, "ms", note=row["label"])
+        bench_report.record(f"{name}.page_gzip_kb", row["gzip"] / 1024, PAGE_BUDGET_KB, "KB", note=row["label"])
     print(f"\n{body}\n")
 
 
@@ -404,14 +408,3 @@ def _backend_section(backend, server, built, counts, rows, seconds, load_before,
             lines += [f"   - `{step}`" for step in statement["plan"][:40]]
         lines += ["", "</details>", ""]
     return "\n".join(lines).rstrip()
-
-
-def _write_report(bench_report, body: str, backend: str) -> None:
-    """Rewrite the `dashboard` section: the header, this backend's block, the other one kept."""
-    blocks = []
-    for name in BACKEND_TITLES:
-        current = body if name == backend else bench_report.read(f"dashboard/{name}")
-        if current is None:
-            current = f"### {BACKEND_TITLES[name]}\n\n_Not measured yet._"
-        blocks.append(bench_report.wrap(f"dashboard/{name}", current))
-    bench_report.write("dashboard", "\n\n".join([_header(), *blocks]))

@@ -50,6 +50,11 @@ def test_receipt_render(app, make_relay, make_user, make_product, make_beneficia
             })
     body = _section(rows, load_before, os.getloadavg())
     bench_report.write("receipt", body)
+    slowest, largest = max(rows, key=lambda r: r["render"].p50), max(rows, key=lambda r: r["bytes"])
+    bench_report.record("receipt.render_ms", slowest["render"].p50 * 1000, BUDGET_MS, "ms",
+                        note=f"slowest median of {len(rows)}: {slowest['name']}, {slowest['format']}")
+    bench_report.record("receipt.size_kb", largest["bytes"] / 1024, BUDGET_KB, "KB",
+                        note=f"largest of {len(rows)}: {largest['name']}, {largest['format']}")
     print(f"\n{body}\n")
 
 
