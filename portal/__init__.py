@@ -29,11 +29,14 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
         database = Path(app.instance_path) / "portal.sqlite3"
         app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{database}"
     app.config["SQLALCHEMY_DATABASE_URI"] = _with_driver(app.config["SQLALCHEMY_DATABASE_URI"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        # A connection a database restart dropped is replaced before use instead of answering 503.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {"pool_pre_ping": True, **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
     if app.config["TRUSTED_PROXIES"]:
         n = int(app.config["TRUSTED_PROXIES"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
 
-    from . import commands, database, errors, security, static, templating
+    from . import commands, database, errors, headers, security, static, templating
 
     db.init_app(app)
     database.configure_engine(app)
@@ -43,6 +46,7 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     compress.init_app(app)
     app.session_interface = security.SessionInterface()
     htmx.init_app(app)
+    headers.init_app(app)
     static.init_app(app)
     templating.init_app(app)
     errors.init_app(app)

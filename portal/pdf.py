@@ -19,10 +19,10 @@ from urllib.request import url2pathname
 
 from flask import Response, current_app, render_template, url_for
 
-# page_size given to a template → CSS `size` of its @page. A5 is the default; 80 mm is the
-# width of a thermal receipt roll (a PDF page needs a height: a longer receipt goes on a
-# second page).
-PAGE_SIZES = {"A5": "A5 portrait", "A4": "A4 portrait", "80mm": "80mm 200mm"}
+# page_size given to a template: its <html data-page>, which print.css turns into the page's
+# `size`. A5 is the default; 80 mm is the width of a thermal receipt roll (a PDF page needs a
+# height: a longer receipt goes on a second page).
+PAGE_SIZES = ("A5", "A4", "80mm")
 
 # Filenames end up in download folders and browser histories: code names them, never a person.
 FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.pdf")
@@ -127,7 +127,6 @@ def _render_document(template_name: str, for_pdf: bool, **context) -> str:
         raise ValueError(f"page_size must be one of {sorted(PAGE_SIZES)}: {page_size!r}")
     return render_template(
         template_name,
-        page_css_size=PAGE_SIZES[page_size],
         # WeasyPrint resolves static files against base_url; a browser needs their URL.
         asset=(lambda name: name) if for_pdf else (lambda name: url_for("static", filename=name)),
         **context,
