@@ -5,10 +5,12 @@ from pathlib import Path
 
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
+from werkzeug.routing import IntegerConverter
 
 from . import htmx
 from .config import Defaults
 from .extensions import compress, csrf, db, login_manager, migrate
+from .forms import MAX_ID
 
 WEAK_SECRETS = {"", "dev", "secret", "change-me", "changeme", "development", "test"}
 
@@ -51,8 +53,17 @@ def create_app(test_config: dict | None = None, instance_path: str | None = None
     templating.init_app(app)
     errors.init_app(app)
     commands.init_app(app)
+    app.url_map.converters["int"] = RecordIdConverter
     _register_blueprints(app)
     return app
+
+
+class RecordIdConverter(IntegerConverter):
+    """`<int:…>` in every URL: an id beyond the database's integers is no record (404), not a crash."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def _configure_secret_key(app: Flask) -> None:

@@ -1,8 +1,16 @@
 """The base form of the portal: French messages from WTForms' own translations, shared filters."""
+import re
+
 from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectMultipleField
-from wtforms.validators import StopValidation
+from wtforms.validators import StopValidation, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
+
+# Control characters (PostgreSQL refuses NUL in text) and bidirectional overrides, which can
+# disguise a name; joiners (ZWNJ, used in Persian names) are kept.
+HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+HIDDEN_CHARACTERS = "Ce texte contient des caractères invisibles ou de contrôle : retapez-le."
+MAX_ID = 2**31 - 1  # the database's integer ids: a bigger number cannot even be looked up
 
 
 class Form(FlaskForm):
@@ -24,6 +32,19 @@ class WholeNumberField(IntegerField):
         typed = self.raw_data and self.raw_data[0].strip()
         if typed and self.process_errors:  # empty is left to Optional or InputRequired
             raise StopValidation()
+
+
+def no_hidden_characters(form, field):
+    if field.data and HIDDEN.search(field.data):
+        raise ValidationError(HIDDEN_CHARACTERS)
+
+
+def record_id(value) -> int:
+    """A typed or posted id (a SelectField's coerce): ValueError unless it can be an id."""
+    number = int(value)
+    if not 0 <= number <= MAX_ID:
+        raise ValueError("Identifiant hors limites.")
+    return number
 
 
 def strip(value):

@@ -183,3 +183,25 @@ def test_the_context_holds_plain_values_only(sale, shop):
     void = void_sale(manager, sale, "erreur", uuid.uuid4().hex)
     for context in (receipt_context(sale, 3), receipt_context(void, 0)):
         assert_plain(context)
+
+
+def test_a_receipt_printed_while_another_write_runs_waits_for_it(app, client, login, sale, shop):
+    """Printing counts the print (a write during a GET): on SQLite it must wait for the write lock
+    another request holds, not fail at once with "database is locked" (a 503 under load)."""
+    import sqlite3
+    import threading
+
+    if db.engine.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL locks the row and waits by itself")
+    _, volunteer, *_ = shop
+    login(volunteer)
+    other = sqlite3.connect(db.engine.url.database, check_same_thread=False, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # another writer, e.g. a sale being recorded
+    release = threading.Timer(0.5, other.commit)
+    release.start()
+    response = client.get(f"/sales/{sale.id}/receipt.pdf")
+    release.join()
+    other.close()
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    db.session.expire_all()
+    assert sale.print_count == 1

@@ -4,6 +4,7 @@ from sqlalchemy import select
 
 from .. import htmx
 from ..extensions import db
+from ..forms import record_id
 from ..security import Role, roles_required
 from .models import AuditEvent
 
@@ -16,7 +17,7 @@ PAGE_SIZE = 50
 @roles_required(Role.ADMIN)
 def index():
     action = request.args.get("action", "").strip()[:40]
-    page = request.args.get("page", 1, type=int)
+    page = request.args.get("page", 1, type=record_id)
     page = max(page, 1)
     query = select(AuditEvent).order_by(AuditEvent.id.desc())
     if action:

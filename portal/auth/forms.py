@@ -6,7 +6,7 @@ from flask import current_app
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, ValidationError
 
-from ..forms import Form
+from ..forms import Form, no_hidden_characters
 
 
 @lru_cache(maxsize=1)
@@ -41,7 +41,7 @@ def normalise_email(value: str | None) -> str:
 class LoginForm(Form):
     email = StringField(
         "Adresse e-mail", filters=[normalise_email],
-        validators=[DataRequired("Saisissez votre adresse e-mail.")],
+        validators=[DataRequired("Saisissez votre adresse e-mail."), no_hidden_characters],
         render_kw={"autocomplete": "username", "type": "email"},
     )
     password = PasswordField(

@@ -6,7 +6,7 @@ import phonenumbers
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
-from ..forms import Form, MultiCheckboxField, strip
+from ..forms import Form, MultiCheckboxField, no_hidden_characters, strip
 
 ELIGIBILITY_BASES = [
     ("", "Pas encore vérifiée"),
@@ -33,8 +33,6 @@ LABELS = {
     "referrer_name": "orienteur", "eligibility_verified_on": "vérification", "need_connection": "besoins",
     "need_equipment": "besoins", "need_skills": "besoins", "autonomy": "autonomie",
 }
-# Bidirectional overrides can disguise a name; joiners (ZWNJ, used in Persian names) are kept.
-HIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 
 
 def parse_phone(text: str | None) -> str | None:
@@ -58,11 +56,6 @@ def display_phone(e164: str | None) -> str:
     style = (phonenumbers.PhoneNumberFormat.NATIONAL if number.country_code == 33
              else phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     return phonenumbers.format_number(number, style)
-
-
-def no_hidden_characters(form, field):
-    if field.data and HIDDEN.search(field.data):
-        raise ValidationError("Ce texte contient des caractères invisibles ou de contrôle : retapez-le.")
 
 
 def has_a_letter(form, field):

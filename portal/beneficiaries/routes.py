@@ -10,6 +10,7 @@ from .. import htmx
 from ..audit.operations import record_event
 from ..certificates.operations import person_certificates
 from ..extensions import db
+from ..forms import record_id
 from ..sales.models import Sale
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required
 from ..workshops.queries import person_workshops
@@ -31,7 +32,7 @@ bp.after_request(no_store)  # these pages name people
 @roles_required(*RELAY_ROLES)
 def index():
     query = request.args.get("q", "").strip()[:80]
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(request.args.get("page", 1, type=record_id), 1)
     per_page = current_app.config["BENEFICIARIES_PER_PAGE"]
     people, total = search(current_user.relay_id, query, parse_phone(query), page, per_page)
     pages = max((total + per_page - 1) // per_page, 1)

@@ -3,7 +3,7 @@ and the reason for a difference."""
 from wtforms import IntegerField, StringField, TextAreaField
 from wtforms.validators import Length, Optional, StopValidation, ValidationError
 
-from ..forms import Form, parse_euros, strip
+from ..forms import Form, no_hidden_characters, parse_euros, strip
 from ..templating import money
 from .operations import COINS, DENOMINATIONS, NOTES, cash_detail_total
 
@@ -43,7 +43,7 @@ class ClosingForm(Form):
                                validators=[euros], description="Vide : 0 €.")
     counted_cheque = StringField("Chèques (total des chèques)", filters=[strip], validators=[euros],
                                  description="Vide : 0 €.")
-    reason = TextAreaField("Raison de l'écart", filters=[strip], validators=[Length(max=300)],
+    reason = TextAreaField("Raison de l'écart", filters=[strip], validators=[Length(max=300), no_hidden_characters],
                            description="Obligatoire quand un montant compté diffère de l'attendu.")
 
     def validate_counted_cash(self, field):

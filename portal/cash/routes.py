@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from .. import htmx
 from ..extensions import db
+from ..forms import record_id
 from ..sales.models import PAYMENT_METHODS
 from ..sales.operations import local_today
 from ..security import Role, get_scoped_or_404, roles_required, scoped
@@ -25,7 +26,7 @@ CLOSINGS_PER_PAGE = 31
 @bp.get("/")
 @roles_required(Role.MANAGER)
 def index():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(request.args.get("page", 1, type=record_id), 1)
     closings = db.paginate(scoped(CashClosing).order_by(CashClosing.day.desc()), page=page,
                            per_page=CLOSINGS_PER_PAGE, error_out=False)
     return htmx.render("cash/index.html", closings=closings, open_days=unclosed_days(current_user.relay_id))

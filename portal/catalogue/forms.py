@@ -2,7 +2,7 @@
 from wtforms import BooleanField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, StopValidation
 
-from ..forms import Form, MultiCheckboxField, WholeNumberField, parse_euros, strip, upper
+from ..forms import Form, MultiCheckboxField, WholeNumberField, no_hidden_characters, parse_euros, strip, upper
 from .models import CATEGORIES, TRACKING
 
 MAX_PRICE_CENTS = 1_000_000  # 10 000 €: anything above is a typing slip
@@ -55,6 +55,7 @@ class ProductForm(Form):
     name = StringField("Nom", filters=[strip], validators=[
         DataRequired("Saisissez le nom du produit."),
         Length(max=120, message="120 caractères au plus."),
+        no_hidden_characters,
     ])
     category = SelectField("Catégorie", choices=list(CATEGORIES.items()))
     price_cents = EurosField(

@@ -2,8 +2,8 @@
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
-from ..beneficiaries.forms import no_hidden_characters, text
-from ..forms import Form, MultiCheckboxField, strip, upper
+from ..beneficiaries.forms import text
+from ..forms import Form, MultiCheckboxField, no_hidden_characters, record_id, strip, upper
 from .models import LAPTOP_STATES
 
 # The states a coordinator sets by hand: "loaned" follows the hand-out and the return.
@@ -27,7 +27,7 @@ class LaptopForm(Form):
 
 class BookForm(Form):
     # Any id is taken: the booking itself says why a laptop cannot be booked.
-    laptop_id = MultiCheckboxField("Ordinateurs libres sur ce créneau", coerce=int, validate_choice=False,
+    laptop_id = MultiCheckboxField("Ordinateurs libres sur ce créneau", coerce=record_id, validate_choice=False,
                                    validators=[DataRequired("Cochez au moins un ordinateur à réserver.")])
 
 

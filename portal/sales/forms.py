@@ -3,7 +3,7 @@
 import secrets
 from dataclasses import dataclass, field
 
-from ..forms import parse_euros
+from ..forms import HIDDEN, HIDDEN_CHARACTERS, parse_euros, record_id
 from .operations import LineRequest, PaymentRequest
 
 MAX_LINES = 20
@@ -34,7 +34,7 @@ class SaleDraft:
 
 def _int(value, default=None):
     try:
-        return int(value)
+        return record_id(value)
     except (TypeError, ValueError):
         return default
 
@@ -46,7 +46,7 @@ def new_draft(beneficiary_id: int | None) -> SaleDraft:
 def parse_draft(form) -> SaleDraft:
     """Read the draft back from a submitted sale form; bad values become messages, never errors."""
     draft = SaleDraft(
-        token=(form.get("token") or "")[:64] or secrets.token_urlsafe(24),
+        token=HIDDEN.sub("", form.get("token") or "")[:64] or secrets.token_urlsafe(24),
         beneficiary_id=_int(form.get("beneficiary_id")),
         pay_cash=form.get("pay_cash", "")[:20], cash_given=form.get("cash_given", "")[:20],
         pay_card=form.get("pay_card", "")[:20], pay_cheque=form.get("pay_cheque", "")[:20],
@@ -58,10 +58,14 @@ def parse_draft(form) -> SaleDraft:
         if product_id is None:
             continue
         quantity = _int(form.get(f"line-{i}-quantity"), 1)
-        draft.lines.append(LineRequest(product_id, max(1, min(quantity, 100)), form.get(f"line-{i}-serial", "")[:40]))
+        serial = HIDDEN.sub("", form.get(f"line-{i}-serial", ""))[:40]
+        draft.lines.append(LineRequest(product_id, max(1, min(quantity, 100)), serial))
     for name in ("pay_cash", "cash_given", "pay_card", "pay_cheque"):
         try:
             parse_euros(getattr(draft, name))
         except ValueError as error:
             draft.errors[name] = str(error)
+    for name in ("cheque_number", "override_reason"):
+        if HIDDEN.search(getattr(draft, name)):
+            draft.errors[name] = HIDDEN_CHARACTERS
     return draft

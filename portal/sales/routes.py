@@ -7,8 +7,9 @@ from .. import htmx
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
 from ..catalogue.models import Product, ProductOffer
+from ..database import begin_write
 from ..extensions import db
-from ..forms import parse_euros
+from ..forms import HIDDEN, HIDDEN_CHARACTERS, parse_euros, record_id
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
 from ..stock.models import StockLevel
 from ..stock.operations import serial_in_stock
@@ -26,7 +27,7 @@ bp.after_request(no_store)  # these pages name people
 @bp.get("/")
 @roles_required(*RELAY_ROLES)
 def index():
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(request.args.get("page", 1, type=record_id), 1)
     query = scoped(Sale).order_by(Sale.id.desc())
     sales = db.paginate(query, page=page, per_page=30, error_out=False)
     return htmx.render("sales/index.html", "sales", sales=sales)
@@ -37,7 +38,7 @@ def index():
 def new():
     offered = _offered(current_user.relay_id)
     if request.method == "GET":
-        draft = new_draft(request.args.get("beneficiary", type=int))
+        draft = new_draft(request.args.get("beneficiary", type=record_id))
         query = request.args.get("q", "").strip()[:80]
         people = search(current_user.relay_id, query, None, 1, 8)[0] if query else []
         return htmx.render("sales/new.html", "people" if query else None, **_screen(draft, offered),
@@ -84,6 +85,7 @@ def receipt_pdf(sale_id: int):
 
     sale = get_scoped_or_404(Sale, sale_id)
     # Every print is counted: the first is the original, the next ones are DUPLICATA 1, 2…
+    begin_write()  # a GET that writes: on SQLite, wait for the write lock rather than fail at once
     db.session.execute(update(Sale).where(Sale.id == sale.id).values(print_count=Sale.print_count + 1))
     db.session.commit()
     return pdf_response("pdf/receipt.html", f"recu-{sale.number}.pdf",
@@ -107,8 +109,10 @@ def void(sale_id: int):
     if sale.is_void or sale.voided_by:
         abort(404)
     error, reason = None, request.form.get("reason", "").strip()[:300]
-    token = request.form.get("token") or new_draft(None).token
-    if request.method == "POST":
+    token = HIDDEN.sub("", request.form.get("token", "")) or new_draft(None).token
+    if request.method == "POST" and HIDDEN.search(reason):
+        error = HIDDEN_CHARACTERS
+    elif request.method == "POST":
         try:
             voided = void_sale(current_user, sale, reason, token[:64])
         except SaleRefused as refusal:
@@ -159,6 +163,9 @@ def _add_line(draft: SaleDraft, form, offered: dict[int, Product]) -> None:
     product_id = int(form.get("add_product")) if form.get("add_product", "").isdigit() else None
     quantity = int(form.get("add_quantity")) if form.get("add_quantity", "").isdigit() else 1
     serial = form.get("add_serial", "").strip()[:40]
+    if HIDDEN.search(code + serial):
+        draft.errors["add"] = HIDDEN_CHARACTERS
+        return
     if code:
         by_code = next((p for p in offered.values() if p.code.upper() == code.upper()), None)
         item = None if by_code else serial_in_stock(current_user.relay_id, code)

@@ -7,7 +7,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from ..catalogue.models import DEVICE_CATEGORIES
-from ..forms import Form, WholeNumberField, strip
+from ..forms import Form, WholeNumberField, no_hidden_characters, record_id, strip
 
 NO_CHOICE = 0
 MAX_QUANTITY = 10_000
@@ -80,11 +80,12 @@ def quantity_field(label: str, **kwargs):
 
 
 class DeliveryForm(Form):
-    relay_id = SelectField("Structure", coerce=int, validate_choice=True)
-    product_id = SelectField("Produit", coerce=int, validate_choice=False)
+    relay_id = SelectField("Structure", coerce=record_id, validate_choice=True)
+    product_id = SelectField("Produit", coerce=record_id, validate_choice=False)
     note = StringField("Numéro du bon de livraison", filters=[strip], validators=[
         DataRequired("Saisissez le numéro du bon de livraison."),
         Length(max=60, message="60 caractères au plus."),
+        no_hidden_characters,
     ])
     quantity = quantity_field("Quantité", description="Pour un produit sans numéro de série.", validators=[
         Optional(), NumberRange(1, MAX_QUANTITY, "Entre 1 et 10 000."),
@@ -133,7 +134,7 @@ class DeliveryForm(Form):
 
 
 class AdjustForm(Form):
-    product_id = SelectField("Produit", coerce=int, validate_choice=True)
+    product_id = SelectField("Produit", coerce=record_id, validate_choice=True)
     counted = quantity_field("Quantité comptée", description="Le nombre réel d'unités en rayon.", validators=[
         InputRequired("Indiquez la quantité comptée (0 s'il n'en reste aucune)."),
         NumberRange(0, MAX_QUANTITY, "Entre 0 et 10 000."),
@@ -141,6 +142,7 @@ class AdjustForm(Form):
     reason = StringField("Motif de l'écart", filters=[strip], validators=[
         DataRequired("Indiquez le motif de l'écart (casse, perte, erreur de saisie…)."),
         Length(max=300, message="300 caractères au plus."),
+        no_hidden_characters,
     ])
 
     def validate(self, extra_validators=None) -> bool:
@@ -152,9 +154,9 @@ class AdjustForm(Form):
 
 
 class TransferForm(Form):
-    source_id = SelectField("Depuis la structure", coerce=int, validate_choice=True)
-    destination_id = SelectField("Vers la structure", coerce=int, validate_choice=True)
-    product_id = SelectField("Produit", coerce=int, validate_choice=False,
+    source_id = SelectField("Depuis la structure", coerce=record_id, validate_choice=True)
+    destination_id = SelectField("Vers la structure", coerce=record_id, validate_choice=True)
+    product_id = SelectField("Produit", coerce=record_id, validate_choice=False,
                              description="Les produits suivis par numéro ne se transfèrent pas ici.")
     quantity = quantity_field("Quantité", validators=[
         InputRequired("Indiquez la quantité à transférer."),

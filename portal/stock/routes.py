@@ -8,6 +8,7 @@ from sqlalchemy.orm import joinedload
 from .. import htmx
 from ..catalogue.models import Product, ProductOffer
 from ..extensions import db
+from ..forms import record_id
 from ..relays.models import Relay
 from ..security import Role, get_scoped_or_404, roles_required, scope_clause, scoped
 from .forms import NO_CHOICE, AdjustForm, DeliveryForm, TransferForm, shorten, thresholds_form
@@ -26,7 +27,7 @@ PAGE_SIZE = 50
 @bp.get("/")
 @roles_required(*STAFF)
 def index():
-    relay_id = request.args.get("relay", type=int) or current_user.relay_id
+    relay_id = request.args.get("relay", type=record_id) or current_user.relay_id
     relay = get_scoped_or_404(Relay, relay_id) if relay_id else None
     relays = [] if current_user.works_in_relay else db.session.scalars(scoped(Relay).order_by(Relay.name)).all()
     return htmx.render("stock/index.html", "levels", relay=relay, relays=relays,
@@ -38,8 +39,8 @@ def index():
 @roles_required(*STAFF)
 def movements(relay_id: int):
     relay = get_scoped_or_404(Relay, relay_id)
-    product = db.session.get(Product, request.args.get("product", 0, type=int))
-    page = max(request.args.get("page", 1, type=int), 1)
+    product = db.session.get(Product, request.args.get("product", 0, type=record_id))
+    page = max(request.args.get("page", 1, type=record_id), 1)
     query = (select(StockMovement).where(StockMovement.relay_id == relay.id)
              .options(joinedload(StockMovement.product), joinedload(StockMovement.user))
              .order_by(StockMovement.id.desc()))

@@ -3,7 +3,7 @@ from wtforms import PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
 from ..auth.forms import normalise_email, strong_password
-from ..forms import Form, strip
+from ..forms import Form, no_hidden_characters, strip
 from ..security import RELAY_ROLES, Role
 
 NO_CHOICE = 0
@@ -18,6 +18,7 @@ class UserForm(Form):
     display_name = StringField("Nom affiché", filters=[strip], validators=[
         DataRequired("Saisissez le nom affiché (prénom et initiale suffisent)."),
         Length(max=120, message="120 caractères au plus."),
+        no_hidden_characters,
     ])
     role = SelectField("Rôle", validate_choice=True)
     relay_id = SelectField("Structure", coerce=int, validate_choice=True,

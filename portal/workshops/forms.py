@@ -6,8 +6,8 @@ from datetime import date, time, timedelta
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
-from ..beneficiaries.forms import has_a_letter, no_hidden_characters, text, valid_phone
-from ..forms import Form, MultiCheckboxField, WholeNumberField, strip
+from ..beneficiaries.forms import has_a_letter, text, valid_phone
+from ..forms import Form, MultiCheckboxField, WholeNumberField, no_hidden_characters, strip
 from .models import LEVELS, THEMES
 
 MIN_DURATION, MAX_DURATION = 15, 8 * 60

@@ -10,6 +10,7 @@ from ..beneficiaries.forms import parse_phone
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import possible_duplicates, search
 from ..extensions import db
+from ..forms import record_id
 from ..laptops.queries import session_laptops_context, slot_clash
 from ..relays.models import Relay
 from ..sales.operations import local_today
@@ -38,10 +39,10 @@ bp.after_request(no_store)  # these pages name people
 @roles_required(*STAFF)
 def index():
     upcoming = request.args.get("when") != "past"
-    facilitator_id = request.args.get("facilitator", type=int)
-    relay_id = None if current_user.works_in_relay else request.args.get("relay", type=int)
+    facilitator_id = request.args.get("facilitator", type=record_id)
+    relay_id = None if current_user.works_in_relay else request.args.get("relay", type=record_id)
     relay = get_scoped_or_404(Relay, relay_id) if relay_id else None
-    page = max(request.args.get("page", 1, type=int), 1)
+    page = max(request.args.get("page", 1, type=record_id), 1)
     sessions = db.paginate(sessions_list(upcoming, local_today(), facilitator_id, relay_id), page=page,
                            per_page=SESSIONS_PER_PAGE, error_out=False)
     ended = request.args.get("parcours") == "ended"
@@ -89,7 +90,7 @@ def enrol(parcours_id: int):
     if page["host"] is None:
         return _enrolment_refused(page, NO_HOST)
     try:
-        person = operations.enrol(parcours, request.form.get("beneficiary_id", 0, type=int), page["host"].id,
+        person = operations.enrol(parcours, request.form.get("beneficiary_id", 0, type=record_id), page["host"].id,
                                   current_user)
     except WorkshopRefused as refusal:
         return _enrolment_refused(page, refusal.message)
@@ -206,7 +207,7 @@ def _parcours_page(parcours: Parcours, values, form: QuickPersonForm | None = No
     """Everything the parcours page shows; `values` (query string or form) choose the host
     relay and hold the search."""
     hosts = host_relays(parcours)
-    host = next((r for r in hosts if r.id == values.get("host", type=int)), hosts[0] if hosts else None)
+    host = next((r for r in hosts if r.id == values.get("host", type=record_id)), hosts[0] if hosts else None)
     query = values.get("q", "").strip()[:80]
     found = search(host.id, query, parse_phone(query), 1, 8)[0] if host and query else []
     sessions, people = parcours.sessions, parcours_people(parcours)

@@ -108,12 +108,16 @@ def live_server(e2e_database_url):
 
     from portal.demo import seed_demo
     from portal.extensions import db
+    from portal.pdf import render_pdf
 
     app = make_test_app(e2e_database_url, WTF_CSRF_ENABLED=True)
     with app.app_context():
         upgrade()
         assert seed_demo(), "the e2e database should be empty before the demo is seeded"
         db.session.remove()
+    with app.app_context():  # WeasyPrint's first render loads it and the fonts: not in a page's timeout
+        render_pdf("pdf/notice.html", relay={"name": "Relais", "address": ""}, retention_months=24,
+                   notice_version="1")
     got_request_exception.connect(_record_server_error, app, weak=False)
     server = waitress.create_server(app, host="127.0.0.1", port=0, threads=4)
     thread = threading.Thread(target=server.run, name="e2e-waitress", daemon=True)
