@@ -71,7 +71,7 @@ def migrated(database_url):
     return database_url
 
 
-def _empty_all_tables():
+def empty_all_tables():
     # DELETE, not TRUNCATE: on PostgreSQL, truncating some twenty tiny tables after every test
     # costs more than the test (new files, locks); ids simply go on counting.
     for table in reversed(db.metadata.sorted_tables):
@@ -105,7 +105,7 @@ def app(migrated, app_config):
     with app.app_context():
         yield app
         db.session.remove()
-        _empty_all_tables()
+        empty_all_tables()
         db.engine.dispose()
 
 

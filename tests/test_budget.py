@@ -22,6 +22,7 @@ from portal.extensions import db
 from portal.relays.models import Relay
 from portal.security import RELAY_ROLES, Role
 from portal.users.models import User
+from tests.conftest import IsolatedClient, empty_all_tables, make_test_app
 
 PAGE_BUDGET = 14 * 1024  # compressed bytes of one full HTML page
 MAX_PAGES = 300  # per account: the demo has a few dozen; more means a crawl gone astray
@@ -163,13 +164,30 @@ def report():
             print(f"  {account:42} {url:24} {compressed:6} / {raw:6}   ({count} pages crawled)")
 
 
+@pytest.fixture(scope="module")
+def demo_app(migrated):
+    """The app on the Hautes-Alpes demo, seeded once for every account (the crawl only reads, but
+    for logins and print counters); its relay ids by code. Emptied afterwards, as `app` does."""
+    app = make_test_app(migrated)
+    app.test_client_class = IsolatedClient
+    with app.app_context():
+        assert seed_demo(), "the test database should be empty before the demo is seeded"
+        ids = dict(db.session.execute(select(Relay.code, Relay.id)).all())
+        assert sorted(ids) == sorted(code for code, *_ in DEMO_RELAYS)
+        yield app, ids
+        db.session.remove()
+        empty_all_tables()
+        db.engine.dispose()
+
+
 @pytest.fixture
-def demo(app):
-    """Seed the Hautes-Alpes demo; its relay ids by code."""
-    assert seed_demo(), "the test database should be empty before the demo is seeded"
-    ids = dict(db.session.execute(select(Relay.code, Relay.id)).all())
-    assert sorted(ids) == sorted(code for code, *_ in DEMO_RELAYS)
-    return ids
+def app(demo_app):
+    return demo_app[0]
+
+
+@pytest.fixture
+def demo(demo_app):
+    return demo_app[1]
 
 
 @pytest.mark.parametrize(("email", "role", "relay_code"),

@@ -104,24 +104,19 @@ def rebuild_activity() -> int:
 
 def add(relay_id: int, day: date, figures: dict[tuple[str, str], tuple[int, int]]) -> None:
     """Add (count, amount) to each (figure, key) of the relay's day, month and year, creating the rows."""
+    if not figures:
+        return
     for span in SPANS:
-        model = span.figures
         rows = [{"relay_id": relay_id, span.column: span.first_day(day), "figure": figure, "key": key, "count": count,
                  "amount_cents": amount} for (figure, key), (count, amount) in figures.items()]
-        if rows:
-            statement = _insert(model).values(rows)
-            db.session.execute(statement.on_conflict_do_update(
-                index_elements=list(model.__table__.primary_key.columns.keys()),
-                set_={"count": model.count + statement.excluded["count"],
-                      "amount_cents": model.amount_cents + statement.excluded["amount_cents"]}))
+        db.session.execute(_adding(span.figures.__table__), rows)
 
 
 def served(relay_id: int, day: date, beneficiary_id: int) -> None:
     """The person was served by the relay that day, hence that month and that year."""
     for span in SPANS:
-        statement = _insert(span.people).values(relay_id=relay_id, beneficiary_id=beneficiary_id,
-                                                **{span.column: span.first_day(day)})
-        db.session.execute(statement.on_conflict_do_nothing())
+        db.session.execute(_insert(span.people.__table__).on_conflict_do_nothing(),
+                           {"relay_id": relay_id, "beneficiary_id": beneficiary_id, span.column: span.first_day(day)})
 
 
 def unserved(relay_id: int, day: date, beneficiary_id: int, session_id: int) -> None:
@@ -155,6 +150,21 @@ def unserved(relay_id: int, day: date, beneficiary_id: int, session_id: int) -> 
         db.session.execute(delete(span.people).where(*where(span, first, span.following(first))))
 
 
-def _insert(model):
+def _insert(table):
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
+    return dialect.insert(table)
+
+
+_ADDING = {}  # (dialect, table) → its upsert: built once, it is compiled once and run for every row
+
+
+def _adding(table):
+    """INSERT a figure's row, or add its count and amount to the row already there."""
+    key = (db.session.get_bind().dialect.name, table.name)
+    if key not in _ADDING:
+        statement = _insert(table)
+        _ADDING[key] = statement.on_conflict_do_update(
+            index_elements=list(table.primary_key.columns.keys()),
+            set_={"count": table.c.count + statement.excluded["count"],
+                  "amount_cents": table.c.amount_cents + statement.excluded["amount_cents"]})
+    return _ADDING[key]
