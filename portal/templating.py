@@ -20,14 +20,14 @@ def money(cents: int | None) -> str:
     page shows hundreds of amounts)."""
     if cents is None:
         return ""
-    prefixes, suffixes, group, decimal = _euro_format(current_app.config["LOCALE"])
+    prefixes, suffixes, group, decimal = _number_formats(current_app.config["LOCALE"])
     negative = cents < 0
     euros, rest = divmod(abs(int(cents)), 100)
     return f"{prefixes[negative]}{euros:,}".replace(",", group) + f"{decimal}{rest:02d}{suffixes[negative]}"
 
 
 @lru_cache(maxsize=4)
-def _euro_format(locale_name: str) -> tuple:
+def _number_formats(locale_name: str) -> tuple:
     """The locale's currency pattern, read once: (prefixes, suffixes) for positive and negative
     amounts, with the € sign in place, and the group and decimal symbols."""
     locale = Locale.parse(locale_name)
@@ -43,7 +43,7 @@ def _euro_format(locale_name: str) -> tuple:
 def number(value) -> str:
     """12345.6 → « 12 345,6 »: at most three decimals, trailing zeros dropped, as Babel's
     format_decimal writes it (by hand, for the same reason as money)."""
-    group, decimal = _euro_format(current_app.config["LOCALE"])[2:]
+    group, decimal = _number_formats(current_app.config["LOCALE"])[2:]
     if isinstance(value, int):
         text = f"{value:,}"
     else:

@@ -7,6 +7,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from ..database import utcnow
 from ..extensions import db
 
+# Counted at closing; free sales ("free") bring no money. The order of the forms and reports.
+COUNTED_METHODS = ("cash", "card", "cheque")
+
 
 class CashClosing(db.Model):
     """The closing of one relay's day. Written once, sealed in the ledger, never changed."""
@@ -34,3 +37,8 @@ class CashClosing(db.Model):
 
     relay = relationship("Relay")
     closed_by = relationship("User")
+
+    def differences(self) -> dict[str, int]:
+        """Counted − expected, in cents, for each method where they differ."""
+        gaps = {m: getattr(self, f"counted_{m}_cents") - getattr(self, f"expected_{m}_cents") for m in COUNTED_METHODS}
+        return {method: gap for method, gap in gaps.items() if gap}

@@ -13,10 +13,8 @@ from ..relays.models import Relay
 from ..sales.models import Payment, Sale
 from ..sales.operations import local_today
 from ..security import Role
-from .models import CashClosing
+from .models import COUNTED_METHODS, CashClosing
 
-# Counted at closing; free sales ("free") bring no money. The order of the forms and reports.
-COUNTED_METHODS = ("cash", "card", "cheque")
 # Notes and coins of the optional cash count, in cents. Prices are in whole euros or 50 cents:
 # smaller coins are rare in the till (the cash counted can always be typed as one amount).
 NOTES = (5000, 2000, 1000, 500)

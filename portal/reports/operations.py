@@ -63,10 +63,7 @@ def count_session_change(session, old_day: date, old_minutes: int) -> None:
 
 def count_closing(closing) -> None:
     """A cash closing, and its difference if the counted amounts were not the expected ones."""
-    from ..cash.operations import COUNTED_METHODS
-
-    gap = sum(abs(getattr(closing, f"counted_{m}_cents") - getattr(closing, f"expected_{m}_cents"))
-              for m in COUNTED_METHODS)
+    gap = sum(abs(difference) for difference in closing.differences().values())
     figures = {("closing", ""): (1, 0)}
     if gap:
         figures[("closing_gap", "")] = (1, gap)

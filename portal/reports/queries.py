@@ -1,5 +1,6 @@
-"""Reading the report figures: per relay over any period, from the daily and monthly rows (never
-from the sales), plus the few small tables a report also counts (sessions, certificates, closings)."""
+"""Reading the report figures: per relay over any period, from the activity and people-served rows
+by year, month and day (never from the sales), plus the small tables a report also counts
+(workshop sessions and attendance, certificates)."""
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
@@ -8,7 +9,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 
 from ..cash.models import CashClosing
-from ..cash.operations import COUNTED_METHODS
+from ..cash.models import COUNTED_METHODS
 from ..catalogue.models import DEVICE_CATEGORIES
 from ..certificates.models import Certificate
 from ..database import day_bounds
@@ -240,9 +241,4 @@ def closing_differences(relay_id: int, start: date, end: date, limit: int = 10) 
         select(CashClosing).where(CashClosing.relay_id == relay_id, CashClosing.day >= start,
                                   CashClosing.day <= end, or_(*differs))
         .order_by(CashClosing.day.desc()).limit(limit))
-    rows = []
-    for c in closings:
-        gaps = {m: getattr(c, f"counted_{m}_cents") - getattr(c, f"expected_{m}_cents") for m in COUNTED_METHODS}
-        rows.append({"day": c.day, "reason": c.difference_reason,
-                     "differences": {method: gap for method, gap in gaps.items() if gap}})
-    return rows
+    return [{"day": c.day, "reason": c.difference_reason, "differences": c.differences()} for c in closings]

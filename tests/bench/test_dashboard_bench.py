@@ -45,7 +45,8 @@ from portal.sales.operations import local_today
 from portal.security import Role
 from portal.users.models import User
 from portal.workshops.models import Attendance, WorkshopSession
-from tests.bench.conftest import ROOT, StatementLog, format_ms, machine_description, measure, now_utc
+from tests.bench.conftest import (ROOT, StatementLog, format_ms, machine_description, measure, now_utc,
+                                  settle_after_bulk_load)
 from tests.conftest import PASSWORD, make_test_app
 
 DATASET_VERSION = "dashboard-v1"  # change it when the dataset below changes
@@ -93,13 +94,7 @@ def build_database(url: str) -> dict:
         coordinator.set_password(PASSWORD)
         db.session.add(coordinator)
         db.session.commit()
-        if db.engine.dialect.name == "postgresql":
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))  # what autovacuum does soon after a bulk load
-        else:
-            db.session.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        db.session.remove()
-        db.engine.dispose()
+        settle_after_bulk_load(db)
     return {"built_on": local_day_iso(), "seconds": time.perf_counter() - started,
             "generator_seconds": totals.seconds, "insert_seconds": totals.insert_seconds, "rows": totals.rows,
             "rows_per_second": totals.rows_per_second, "sales": totals.sales, "voids": totals.voids}

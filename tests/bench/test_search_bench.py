@@ -35,7 +35,8 @@ from portal.extensions import db
 from portal.relays.models import Relay, Territory
 from portal.security import Role
 from portal.users.models import User
-from tests.bench.conftest import ROOT, StatementLog, format_ms, machine_description, measure, now_utc
+from tests.bench.conftest import (ROOT, StatementLog, format_ms, machine_description, measure, now_utc,
+                                  settle_after_bulk_load)
 from tests.conftest import PASSWORD, fresh_database_url, make_test_app
 
 DATASET_VERSION = "search-v1"  # change it when the generator below changes
@@ -291,12 +292,7 @@ def build_database(url: str) -> dict:
             db.session.execute(sa.text(
                 "SELECT setval(pg_get_serial_sequence('beneficiary', 'id'), (SELECT max(id) FROM beneficiary))"))
             db.session.commit()
-            with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(sa.text("VACUUM ANALYZE"))  # what autovacuum does soon after a bulk load
-        else:
-            db.session.execute(sa.text("PRAGMA wal_checkpoint(TRUNCATE)"))
-        db.session.remove()
-        db.engine.dispose()
+        settle_after_bulk_load(db)
     return {"people": len(people), "tokens": len(tokens), "seconds": time.perf_counter() - started}
 
 
