@@ -237,7 +237,7 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
     for start, end in ((today - timedelta(days=420), today), (today - timedelta(days=400), today - timedelta(days=35)),
                        (date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)), (today.replace(day=1), today)):
         f = relay_figures([relay.id], start, end)[relay.id]
-        figures, served = summary_rows()["day"]
+        figures, served, present = summary_rows()["day"]
         sums = defaultdict(lambda: [0, 0])
         for (_, day, figure, key), (count, cents) in figures.items():
             if start <= day <= end:
@@ -247,8 +247,9 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
         for (figure, key), (count, cents) in sums.items():
             _apply(expected, figure, key, count, cents)
         expected.served = len({person for _, day, person in served if start <= day <= end})
+        expected.participants = len({person for _, day, person in present if start <= day <= end})
         for name in ("sales", "sales_cents", "voids", "voids_cents", "present_marks", "minutes", "onboarded",
-                     "closings", "closing_differences", "closing_gap_cents", "served"):
+                     "closings", "closing_differences", "closing_gap_cents", "served", "participants"):
             assert getattr(f, name) == getattr(expected, name), (start, end, name)
         assert {k: v for k, v in f.categories.items() if v != [0, 0]} == {
             k: v for k, v in expected.categories.items() if v != [0, 0]}
@@ -259,19 +260,20 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
 
 
 def summary_rows():
-    """Every report table, as {span column: (figures, people served)}."""
+    """Every report table, as {span column: (figures, people served, workshop participants)}."""
     rows = {}
     for span in SPANS:
         figures = {(r.relay_id, getattr(r, span.column), r.figure, r.key): (r.count, r.amount_cents)
                    for r in db.session.scalars(select(span.figures)) if (r.count, r.amount_cents) != (0, 0)}
-        people = {(r.relay_id, getattr(r, span.column), r.beneficiary_id) for r in db.session.scalars(select(span.people))}
-        rows[span.column] = (figures, people)
+        people = [{(r.relay_id, getattr(r, span.column), r.beneficiary_id) for r in db.session.scalars(select(model))}
+                  for model in (span.people, span.participants)]
+        rows[span.column] = (figures, *people)
     return rows
 
 
 def recomputed_rows():
     """The same figures, written again from the sales, people, attendance marks and closings."""
-    daily, served = defaultdict(lambda: [0, 0]), set()
+    daily, served, present = defaultdict(lambda: [0, 0]), set(), set()
 
     def add(relay_id, day, figure, key, count, cents):
         daily[(relay_id, day, figure, key)][0] += count
@@ -292,6 +294,7 @@ def recomputed_rows():
         if mark.status == "present":
             add(session.relay_id, session.day, "present", "", 1, session.duration_minutes)
             served.add((session.relay_id, session.day, mark.beneficiary_id))
+            present.add((session.relay_id, session.day, mark.beneficiary_id))
     for closing in db.session.scalars(select(CashClosing)):
         add(closing.relay_id, closing.day, "closing", "", 1, 0)
         gap = sum(abs(getattr(closing, f"counted_{m}_cents") - getattr(closing, f"expected_{m}_cents"))
@@ -305,5 +308,6 @@ def recomputed_rows():
             figures[(relay_id, span.first_day(day), figure, key)][0] += count
             figures[(relay_id, span.first_day(day), figure, key)][1] += cents
         rows[span.column] = ({k: tuple(v) for k, v in figures.items() if v != [0, 0]},
-                             {(relay_id, span.first_day(day), person) for relay_id, day, person in served})
+                             *[{(relay_id, span.first_day(day), person) for relay_id, day, person in people}
+                               for people in (served, present)])
     return rows

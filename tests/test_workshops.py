@@ -244,6 +244,20 @@ def test_a_future_session_takes_only_excused_absences(client, volunteer, worksho
     assert f'id="m{people[0].id}-excused" name="status" value="excused" aria-pressed="true">' in sheet
 
 
+def test_a_session_with_marks_does_not_move_ahead_of_today(client, volunteer, workshop):
+    _, _, _, session, people, _ = workshop
+    yesterday = session.day
+    client.post(f"/workshops/sessions/{session.id}/attendance/{people[0].id}", data={"status": "present"})
+    r = client.post(f"/workshops/sessions/{session.id}/edit", data=session_data(volunteer, laptops_planned="0"))
+    assert r.status_code == 422 and "ne peut pas passer à une date à venir" in r.text
+    db.session.expire_all()
+    assert session.day == yesterday and marks(session) == {people[0].id: "present"}
+    today = {"day": TODAY.isoformat(), "laptops_planned": "0"}
+    assert client.post(f"/workshops/sessions/{session.id}/edit", data=session_data(volunteer, **today)).status_code == 303
+    db.session.expire_all()
+    assert session.day == TODAY
+
+
 @pytest.mark.parametrize("status", ["", "late", "PRESENT"])
 def test_an_unknown_mark_is_refused(client, volunteer, workshop, status):
     _, _, _, session, people, _ = workshop

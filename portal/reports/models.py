@@ -79,20 +79,47 @@ class ServedYear(db.Model):
     beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
 
 
+class Participant(db.Model):
+    """A person present at one of a relay's workshop sessions on a day: distinct participants over
+    any period, without reading the attendance marks. Holds ids only."""
+
+    relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
+
+
+class ParticipantMonth(db.Model):
+    """A person present at a relay's workshops at least once in a month (its first day)."""
+
+    relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
+    month: Mapped[date] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
+
+
+class ParticipantYear(db.Model):
+    """A person present at a relay's workshops at least once in a year (its 1 January)."""
+
+    relay_id: Mapped[int] = mapped_column(ForeignKey("relay.id"), primary_key=True)
+    year: Mapped[date] = mapped_column(primary_key=True)
+    beneficiary_id: Mapped[int] = mapped_column(ForeignKey("beneficiary.id"), primary_key=True)
+
+
 class Span(NamedTuple):
-    """A length of period: its figures, its people served, the column holding its first day, the
-    first day of the one that holds a day, and the first day of the next one."""
+    """A length of period: its figures, its people served, its workshop participants, the column
+    holding its first day, the first day of the one that holds a day, and the first day of the next
+    one."""
 
     figures: type
     people: type
+    participants: type
     column: str
     first_day: Callable[[date], date]
     following: Callable[[date], date]
 
 
-YEAR = Span(YearlyActivity, ServedYear, "year", lambda day: day.replace(month=1, day=1),
-            lambda first: first.replace(year=first.year + 1))
-MONTH = Span(MonthlyActivity, ServedMonth, "month", lambda day: day.replace(day=1),
-             lambda first: (first + timedelta(days=32)).replace(day=1))
-DAY = Span(DailyActivity, ServedPerson, "day", lambda day: day, lambda first: first + timedelta(days=1))
+YEAR = Span(YearlyActivity, ServedYear, ParticipantYear, "year",
+            lambda day: day.replace(month=1, day=1), lambda first: first.replace(year=first.year + 1))
+MONTH = Span(MonthlyActivity, ServedMonth, ParticipantMonth, "month",
+             lambda day: day.replace(day=1), lambda first: (first + timedelta(days=32)).replace(day=1))
+DAY = Span(DailyActivity, ServedPerson, Participant, "day", lambda day: day, lambda first: first + timedelta(days=1))
 SPANS = (YEAR, MONTH, DAY)  # longest first

@@ -38,7 +38,7 @@ def count_attendance(session, beneficiary_id: int, before: str | None, after: st
     if change:
         add(session.relay_id, session.day, {("present", ""): (change, change * session.duration_minutes)})
     if after == "present":
-        served(session.relay_id, session.day, beneficiary_id)
+        served(session.relay_id, session.day, beneficiary_id, present=True)
     elif before == "present":
         unserved(session.relay_id, session.day, beneficiary_id, session.id)
 
@@ -58,7 +58,7 @@ def count_session_change(session, old_day: date, old_minutes: int) -> None:
     if old_day != session.day:
         for beneficiary_id in people:
             unserved(session.relay_id, old_day, beneficiary_id, session.id)
-            served(session.relay_id, session.day, beneficiary_id)
+            served(session.relay_id, session.day, beneficiary_id, present=True)
 
 
 def count_closing(closing) -> None:
@@ -79,8 +79,8 @@ def rebuild_activity() -> int:
     from ..workshops.models import Attendance, WorkshopSession
 
     for span in SPANS:
-        db.session.execute(delete(span.figures))
-        db.session.execute(delete(span.people))
+        for model in (span.figures, span.people, span.participants):
+            db.session.execute(delete(model))
     read = 0
     for sale in db.session.scalars(select(Sale).order_by(Sale.id).execution_options(yield_per=500)):
         count_sale(sale)
@@ -109,42 +109,51 @@ def add(relay_id: int, day: date, figures: dict[tuple[str, str], tuple[int, int]
         db.session.execute(_adding(span.figures.__table__), rows)
 
 
-def served(relay_id: int, day: date, beneficiary_id: int) -> None:
-    """The person was served by the relay that day, hence that month and that year."""
+def served(relay_id: int, day: date, beneficiary_id: int, present: bool = False) -> None:
+    """The person was served by the relay that day (`present`: at one of its workshops), hence that
+    month and that year."""
     for span in SPANS:
-        db.session.execute(_insert(span.people.__table__).on_conflict_do_nothing(),
-                           {"relay_id": relay_id, "beneficiary_id": beneficiary_id, span.column: span.first_day(day)})
+        for model in (span.people, span.participants) if present else (span.people,):
+            db.session.execute(_insert(model.__table__).on_conflict_do_nothing(),
+                               {"relay_id": relay_id, "beneficiary_id": beneficiary_id, span.column: span.first_day(day)})
 
 
 def unserved(relay_id: int, day: date, beneficiary_id: int, session_id: int) -> None:
-    """A present mark at a session withdrawn (or moved away from `day`): the person was not served
-    by the relay that day, unless another present mark or a sale says they were."""
+    """A present mark at a session withdrawn (or moved away from `day`): the person was not at the
+    relay's workshops that day unless another present mark says so, nor served by the relay that day
+    unless a sale says so too."""
     from ..sales.models import Sale
     from ..workshops.models import Attendance, WorkshopSession
 
-    start, end = day_bounds(day)
     other_mark = (select(Attendance.id).join(WorkshopSession, WorkshopSession.id == Attendance.session_id)
                   .where(Attendance.beneficiary_id == beneficiary_id, Attendance.status == "present",
                          Attendance.session_id != session_id, WorkshopSession.relay_id == relay_id,
                          WorkshopSession.day == day))
+    if db.session.scalar(other_mark.limit(1)) is not None:
+        return
+    _withdraw("participants", relay_id, day, beneficiary_id)
+    start, end = day_bounds(day)
     sale = select(Sale.id).where(Sale.beneficiary_id == beneficiary_id, Sale.relay_id == relay_id,
                                  Sale.voids_sale_id.is_(None), Sale.created_at >= start, Sale.created_at < end)
-    if db.session.scalar(other_mark.limit(1)) is not None or db.session.scalar(sale.limit(1)) is not None:
-        return
+    if db.session.scalar(sale.limit(1)) is None:
+        _withdraw("people", relay_id, day, beneficiary_id)
 
+
+def _withdraw(kind: str, relay_id: int, day: date, beneficiary_id: int) -> None:
+    """Take the person off the relay's day in the tables of `kind` ("people" served, or workshop
+    "participants"); off its month too unless they are on another of its days; off its year unless
+    they are in another of its months."""
     def where(span, first: date, after: date):
-        when = getattr(span.people, span.column)
-        return (span.people.relay_id == relay_id, span.people.beneficiary_id == beneficiary_id,
-                when >= first, when < after)
+        model = getattr(span, kind)
+        when = getattr(model, span.column)
+        return (model.relay_id == relay_id, model.beneficiary_id == beneficiary_id, when >= first, when < after)
 
-    # Not served that day; nor that month unless on another of its days; nor that year unless in
-    # another of its months.
     for span, shorter in ((DAY, None), (MONTH, DAY), (YEAR, MONTH)):
         first = span.first_day(day)
-        if shorter and db.session.scalar(select(shorter.people.relay_id)
+        if shorter and db.session.scalar(select(getattr(shorter, kind).relay_id)
                                          .where(*where(shorter, first, span.following(first))).limit(1)):
             return
-        db.session.execute(delete(span.people).where(*where(span, first, span.following(first))))
+        db.session.execute(delete(getattr(span, kind)).where(*where(span, first, span.following(first))))
 
 
 def _insert(table):

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, literal, or_, select
 from sqlalchemy.orm import aliased
 
 from ..cash.models import CashClosing
@@ -17,7 +17,7 @@ from ..extensions import db
 from ..relays.models import Relay
 from ..sales.operations import local_today
 from ..sales.models import Sale
-from ..workshops.models import Attendance, WorkshopSession
+from ..workshops.models import WorkshopSession
 from .models import SPANS, DailyActivity, MonthlyActivity, Span
 
 
@@ -83,17 +83,11 @@ def relay_figures(relay_ids: list[int], start: date, end: date) -> dict[int, Fig
     pieces = split_period(start, end, open_end=end >= local_today())
     for relay_id, figure, key, count, cents in _activity(relay_ids, pieces):
         _apply(figures[relay_id], figure, key, count, cents)
-    for relay_id, served in _served(relay_ids, pieces):
-        figures[relay_id].served = served
-    for relay_id, count, people in _workshops(relay_ids, start, end):
-        figures[relay_id].sessions, figures[relay_id].participants = count, people
-    for relay_id, count in _certificates(relay_ids, start, end):
-        figures[relay_id].certificates = count
-    # One index search per relay for its last day (a GROUP BY would read all its days).
-    last = (select(func.max(DailyActivity.day)).where(DailyActivity.relay_id == Relay.id, DailyActivity.day <= end)
-            .correlate(Relay).scalar_subquery())
-    for relay_id, day in db.session.execute(select(Relay.id, last).where(Relay.id.in_(relay_ids))):
-        figures[relay_id].last_activity = day
+    for relay_id, kind, people in _people(relay_ids, pieces):
+        setattr(figures[relay_id], "served" if kind == "people" else "participants", people)
+    for relay_id, sessions, certificates, last in _per_relay(relay_ids, start, end):
+        f = figures[relay_id]
+        f.sessions, f.certificates, f.last_activity = sessions, certificates, last
     return figures
 
 
@@ -140,31 +134,35 @@ def _activity(relay_ids, pieces):
         .group_by(rows.c.relay_id, rows.c.figure, rows.c.key)).all()
 
 
-def _served(relay_ids, pieces):
-    """(relay, distinct people served) over the pieces of the period."""
-    rows = _union([_piece_rows(span.people, (span.people.relay_id, span.people.beneficiary_id), relay_ids, span,
-                               first, last) for span, first, last in pieces])
-    return db.session.execute(select(rows.c.relay_id, func.count(rows.c.beneficiary_id.distinct()))
-                              .group_by(rows.c.relay_id)).all()
+def _people(relay_ids, pieces):
+    """(relay, "people" or "participants", distinct people served or present at its workshops) over
+    the pieces of the period. DISTINCT then COUNT: PostgreSQL hashes it, where COUNT(DISTINCT) sorts."""
+    parts = []
+    for kind in ("people", "participants"):
+        for span, first, last in pieces:
+            model = getattr(span, kind)
+            parts.append(_piece_rows(model, (model.relay_id, literal(kind).label("kind"), model.beneficiary_id),
+                                     relay_ids, span, first, last))
+    rows = _union(parts)
+    people = select(rows.c.relay_id, rows.c.kind, rows.c.beneficiary_id).distinct().subquery()
+    return db.session.execute(select(people.c.relay_id, people.c.kind, func.count())
+                              .group_by(people.c.relay_id, people.c.kind)).all()
 
 
-def _workshops(relay_ids, start: date, end: date):
-    """(relay, sessions held, distinct people present) of the sessions a relay organised."""
-    present = and_(Attendance.session_id == WorkshopSession.id, Attendance.status == "present")
-    return db.session.execute(
-        select(WorkshopSession.relay_id, func.count(WorkshopSession.id.distinct()),
-               func.count(Attendance.beneficiary_id.distinct()))
-        .outerjoin(Attendance, present)
-        .where(WorkshopSession.relay_id.in_(relay_ids), WorkshopSession.day >= start, WorkshopSession.day <= end)
-        .group_by(WorkshopSession.relay_id)).all()
+def _per_relay(relay_ids, start: date, end: date):
+    """(relay, workshop sessions it organised, certificates issued, last day with anything counted up
+    to `end`): one index search per relay and figure (a GROUP BY would read all its days)."""
+    def per_relay(statement):
+        return statement.correlate(Relay).scalar_subquery()
 
-
-def _certificates(relay_ids, start: date, end: date):
-    return db.session.execute(
-        select(Certificate.relay_id, func.count())
-        .where(Certificate.relay_id.in_(relay_ids), Certificate.issued_at >= day_bounds(start)[0],
-               Certificate.issued_at < day_bounds(end)[1])
-        .group_by(Certificate.relay_id)).all()
+    sessions = per_relay(select(func.count()).where(WorkshopSession.relay_id == Relay.id,
+                                                    WorkshopSession.day >= start, WorkshopSession.day <= end))
+    certificates = per_relay(select(func.count()).where(
+        Certificate.relay_id == Relay.id, Certificate.issued_at >= day_bounds(start)[0],
+        Certificate.issued_at < day_bounds(end)[1]))
+    last = per_relay(select(func.max(DailyActivity.day)).where(DailyActivity.relay_id == Relay.id,
+                                                               DailyActivity.day <= end))
+    return db.session.execute(select(Relay.id, sessions, certificates, last).where(Relay.id.in_(relay_ids))).all()
 
 
 def monthly_trend(relay_id: int, months: list[date]) -> dict[date, Figures]:

@@ -42,7 +42,8 @@ from ..sales.operations import receipt_number
 from ..security import Role
 from ..users.models import User
 from ..workshops.models import Attendance, Enrolment, Parcours, WorkshopSession
-from .models import DailyActivity, MonthlyActivity, ServedMonth, ServedPerson, ServedYear, YearlyActivity
+from .models import (DailyActivity, MonthlyActivity, Participant, ParticipantMonth, ParticipantYear, ServedMonth,
+                     ServedPerson, ServedYear, YearlyActivity)
 
 
 
@@ -187,7 +188,7 @@ class _Writer:
 
     ORDER = [Beneficiary, BeneficiaryToken, BeneficiaryEvent, Sale, SaleLine, Payment, Parcours, WorkshopSession,
              Enrolment, Attendance, CashClosing, ReceiptCounter, DailyActivity, MonthlyActivity, YearlyActivity,
-             ServedPerson, ServedMonth, ServedYear]
+             ServedPerson, ServedMonth, ServedYear, Participant, ParticipantMonth, ParticipantYear]
 
     def __init__(self, totals: Totals):
         self.rows = {model: [] for model in self.ORDER}
@@ -451,11 +452,11 @@ def _seed_relay(relay: _Relay, calendar: _Calendar, products, ids: _IdRange, cod
     active = _Active(people)
     pending_voids: list[_Receipt] = []
     counters = []
-    yearly, served_months = defaultdict(lambda: [0, 0]), set()
+    yearly, served_months, present_months = defaultdict(lambda: [0, 0]), set(), set()
     for year in range(calendar.days[0].year, calendar.today.year + 1):
         receipts, pending_voids = _year_receipts(relay, calendar, products, by_year[year], pending_voids, active,
                                                  year, rng)
-        figures, served = defaultdict(lambda: [0, 0]), set()
+        figures, served, present = defaultdict(lambda: [0, 0]), set(), set()
         for seq, receipt in enumerate(receipts, 1):
             receipt.id = ids.take(Sale)
             receipt.number = receipt_number(relay.code, year, seq)
@@ -465,21 +466,24 @@ def _seed_relay(relay: _Relay, calendar: _Calendar, products, ids: _IdRange, cod
             counters.append({"relay_id": relay.id, "year": year, "last_seq": len(receipts)})
         for person in onboarded[year]:
             _add(figures, person.day, "onboarded", "", 1, 0)  # as operations.count_onboarding
-        _workshops(relay, calendar, year, ids, writer, figures, served, totals, rng)
+        _workshops(relay, calendar, year, ids, writer, figures, served, present, totals, rng)
         _closings(relay, calendar, receipts, ids, writer, figures, totals, rng)
-        _write_figures(relay, figures, served, writer, totals)
+        _write_figures(relay, figures, served, present, writer, totals)
         for (day, figure, key), (count, cents) in figures.items():
             _add(yearly, day.replace(month=1, day=1), figure, key, count, cents)
         served_months.update((day.replace(day=1), person_id) for day, person_id in served)
+        present_months.update((day.replace(day=1), person_id) for day, person_id in present)
         if writer.pending() >= 5 * BATCH:
             writer.flush()
     for (year, figure, key), (count, cents) in yearly.items():
         writer.add(YearlyActivity, {"relay_id": relay.id, "year": year, "figure": figure, "key": key,
                                     "count": count, "amount_cents": cents})
-    for month, person_id in sorted(served_months):
-        writer.add(ServedMonth, {"relay_id": relay.id, "month": month, "beneficiary_id": person_id})
-    for year, person_id in sorted({(month.replace(month=1), person_id) for month, person_id in served_months}):
-        writer.add(ServedYear, {"relay_id": relay.id, "year": year, "beneficiary_id": person_id})
+    for months, by_month, by_year in ((served_months, ServedMonth, ServedYear),
+                                      (present_months, ParticipantMonth, ParticipantYear)):
+        for month, person_id in sorted(months):
+            writer.add(by_month, {"relay_id": relay.id, "month": month, "beneficiary_id": person_id})
+        for year, person_id in sorted({(month.replace(month=1), person_id) for month, person_id in months}):
+            writer.add(by_year, {"relay_id": relay.id, "year": year, "beneficiary_id": person_id})
     totals.yearly += len(yearly)
     for counter in counters:
         writer.add(ReceiptCounter, counter)
@@ -704,8 +708,8 @@ def _count_sale(figures, served: set, receipt: _Receipt) -> None:
         served.add((receipt.day, receipt.person.id))
 
 
-def _write_figures(relay: _Relay, figures, served: set, writer: _Writer, totals: Totals) -> None:
-    """The daily rows, the monthly rows summed from them, and the people served."""
+def _write_figures(relay: _Relay, figures, served: set, present: set, writer: _Writer, totals: Totals) -> None:
+    """The daily rows, the monthly rows summed from them, the people served and the participants."""
     monthly = defaultdict(lambda: [0, 0])
     for (day, figure, key), (count, cents) in sorted(figures.items()):
         writer.add(DailyActivity, {"relay_id": relay.id, "day": day, "figure": figure, "key": key,
@@ -716,6 +720,8 @@ def _write_figures(relay: _Relay, figures, served: set, writer: _Writer, totals:
                                      "count": count, "amount_cents": cents})
     for day, person_id in sorted(served):
         writer.add(ServedPerson, {"relay_id": relay.id, "day": day, "beneficiary_id": person_id})
+    for day, person_id in sorted(present):
+        writer.add(Participant, {"relay_id": relay.id, "day": day, "beneficiary_id": person_id})
     totals.daily += len(figures)
     totals.monthly += len(monthly)
     totals.served += len(served)
@@ -724,7 +730,7 @@ def _write_figures(relay: _Relay, figures, served: set, writer: _Writer, totals:
 # --- workshops and closings -------------------------------------------------------------------
 
 def _workshops(relay: _Relay, calendar: _Calendar, year: int, ids: _IdRange, writer: _Writer, figures,
-               served: set, totals: Totals, rng: random.Random) -> None:
+               served: set, present: set, totals: Totals, rng: random.Random) -> None:
     """Two parcours a year (spring, autumn) of six sessions a fortnight apart, for 5 to 9 people
     of the relay; each mark present, absent or excused. Past sessions only."""
     for month in (2, 9):
@@ -769,6 +775,7 @@ def _workshops(relay: _Relay, calendar: _Calendar, year: int, ids: _IdRange, wri
                 if status == "present":  # operations.count_attendance(session, id, None, "present")
                     _add(figures, day, "present", "", 1, WORKSHOP_MINUTES)
                     served.add((day, person.id))
+                    present.add((day, person.id))
 
 
 def _closings(relay: _Relay, calendar: _Calendar, receipts: list[_Receipt], ids: _IdRange, writer: _Writer,

@@ -132,6 +132,12 @@ def sessions_attendance(session_ids: list[int]) -> dict[int, int]:
         .group_by(Attendance.session_id)).all())
 
 
+def session_marked(session_id: int) -> bool:
+    """Someone was marked present or absent at the session (an excused absence can come ahead)."""
+    return db.session.scalar(select(Attendance.id).where(Attendance.session_id == session_id,
+                                                         Attendance.status != "excused").limit(1)) is not None
+
+
 def sessions_enrolled(sessions: list[WorkshopSession]) -> dict[int, int]:
     """Number of people expected (enrolled from the host relay), per session id."""
     pairs = {(s.parcours_id, s.host_relay_id) for s in sessions}

@@ -20,7 +20,7 @@ from .forms import ParcoursForm, QuickPersonForm, SessionForm, format_clock, for
 from .models import ATTENDANCE, THEMES, Parcours, WorkshopSession
 from .operations import WorkshopRefused
 from .queries import (enrolled_count, host_relays, parcours_people, places_left, possible_facilitators,
-                      relays_to_host, sessions_attendance, sessions_enrolled, sessions_list, sheet_counts,
+                      relays_to_host, session_marked, sessions_attendance, sessions_enrolled, sessions_list, sheet_counts,
                       sheet_people, visible_facilitators)
 
 bp = Blueprint("workshops", __name__, url_prefix="/workshops")
@@ -262,7 +262,8 @@ def _session_form(parcours: Parcours, session: WorkshopSession):
         form.host_relay_id.data = parcours.relay_id  # not asked: a relay holds workshops for its own people
     form.facilitator_id.choices = [(u.id, u.display_name)
                                    for u in possible_facilitators(parcours.relay_id, session.facilitator_id)]
-    if form.validate_on_submit() and _enough_places(form, parcours) and _laptops_stay_free(form, session):
+    if (form.validate_on_submit() and _enough_places(form, parcours) and _laptops_stay_free(form, session)
+            and _marks_stay_past(form, session)):
         for name in ("day", "start_time", "commune", "venue", "host_relay_id", "facilitator_id", "capacity",
                      "notes"):
             setattr(session, name, form[name].data)
@@ -290,6 +291,16 @@ def _laptops_stay_free(form: SessionForm, session: WorkshopSession) -> bool:
         (form.day if form.day.data != session.day else form.start_time).errors.append(clash)
         return False
     return True
+
+
+def _marks_stay_past(form: SessionForm, session: WorkshopSession) -> bool:
+    """A session where people were marked present or absent has taken place: it cannot move to a
+    day still to come (its marks would count in the reports ahead of time)."""
+    if session.id is None or form.day.data <= local_today() or not session_marked(session.id):
+        return True
+    form.day.errors.append("Des présences ou absences sont notées pour cette séance : "
+                           "elle ne peut pas passer à une date à venir.")
+    return False
 
 
 def session_page(session: WorkshopSession, error: str | None = None, **laptops) -> dict:
