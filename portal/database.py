@@ -30,9 +30,24 @@ def local_day(moment: datetime) -> date:
 
 
 def configure_engine(app) -> None:
-    """SQLite pragmas on every new connection (a no-op on PostgreSQL)."""
+    """Settings of every new connection: SQLite's pragmas; PostgreSQL without parallel workers, and
+    planning each statement for its own values."""
     with app.app_context():
         engine = db.engine
+    if engine.dialect.name == "postgresql":
+        @event.listens_for(engine, "connect")
+        def _postgresql_settings(dbapi_connection, connection_record):
+            # The portal's statements read a few thousand index entries at most (reports read
+            # summary tables, exports go a batch at a time): starting parallel workers costs more
+            # than it saves (measured: 5–14 ms a statement of the dashboard over ten years).
+            # Each statement is planned for its own values: once psycopg prepares a repeated
+            # statement, a generic plan read a relay's whole (relay, created_at) index for each
+            # batch of the sales journal (20 ms a batch instead of 2.5 ms).
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute("SET max_parallel_workers_per_gather = 0")
+                cursor.execute("SET plan_cache_mode = force_custom_plan")
+            dbapi_connection.commit()
+        return
     if engine.dialect.name != "sqlite":
         return
     synchronous = app.config["SQLITE_SYNCHRONOUS"]

@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from portal.reports import exports
 from portal.reports.documents import activity_report_context
 from portal.reports.exports import euros, hours, months
 from portal.reports.forms import Period
@@ -126,6 +127,19 @@ def test_the_journal_lists_every_receipt_with_codes_and_never_names(world, clien
     assert [row["Code personne"] for row in rows] == [world.people[i].code for i in (0, 1, 2, 3, 3)]
     text = response.data.decode("utf-8")
     assert not any(name in text for name in (*NAMES, SURNAME))
+
+
+def test_the_journal_is_sent_in_pieces_and_none_is_lost(world, client, login, monkeypatch):
+    """Read two sales at a time and sent 100 characters at a time, the journal is the same file."""
+    login(world.users["manager"])
+    whole = client.get(f"/reports/journal.csv?{world.query}").data
+    monkeypatch.setattr(exports, "JOURNAL_BATCH", 2)
+    monkeypatch.setattr(exports, "CHUNK", 100)
+    response = client.get(f"/reports/journal.csv?{world.query}", buffered=False)
+    assert response.is_streamed
+    pieces = list(response.response)
+    response.close()
+    assert len(pieces) > 3 and b"".join(pieces) == whole and whole.startswith(BOM)
 
 
 @pytest.mark.parametrize("who, relays", [

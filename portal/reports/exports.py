@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from datetime import UTC, date, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import Response, current_app
-from sqlalchemy import select
+from flask import Response, current_app, stream_with_context
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import aliased
 
 from ..beneficiaries.models import Beneficiary
@@ -34,12 +34,27 @@ JOURNAL_HEADER = ["Structure", "N° de reçu", "Date", "Heure", "Montant (€)",
                   "Code personne", "Annule le reçu", "Motif d'annulation"]
 
 
+CHUNK = 64 * 1024  # characters of CSV sent at a time
+
+
 def csv_response(rows: Iterable[list], filename: str) -> Response:
-    """A CSV download; `filename` is plain ASCII (made of dates, never of a name)."""
-    buffer = io.StringIO()
-    buffer.write(BOM)
-    csv.writer(buffer, delimiter=";").writerows(rows)
-    response = Response(buffer.getvalue().encode("utf-8"), mimetype="text/csv")
+    """A CSV download, sent as its rows are read: ten years of a territory's journal are hundreds
+    of megabytes, which neither the server's memory nor the person waiting should hold at once. A
+    failure midway breaks the connection, so the browser reports the download as failed instead
+    of keeping a short file. `filename` is plain ASCII (made of dates, never of a name)."""
+    def chunks():
+        buffer = io.StringIO()
+        buffer.write(BOM)
+        writer = csv.writer(buffer, delimiter=";")
+        for row in rows:
+            writer.writerow(row)
+            if buffer.tell() >= CHUNK:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue().encode("utf-8")
+
+    response = Response(stream_with_context(chunks()), mimetype="text/csv")
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -56,7 +71,8 @@ def hours(minutes: int) -> str:
 
 
 def day(value: date) -> str:
-    return value.strftime("%d/%m/%Y")
+    """dd/mm/yyyy (an f-string: strftime is slow for the journal's millions of rows)."""
+    return f"{value.day:02d}/{value.month:02d}/{value.year:04d}"
 
 
 def months(period: Period) -> list[Period]:
@@ -91,26 +107,45 @@ def _figures(f: Figures) -> list:
     ]
 
 
+JOURNAL_BATCH = 2000  # sales read at a time, with their payments
+
+
 def journal_rows(relay_ids: list[int], period: Period):
     """The header, then every sale and void of the period by relay and receipt number: the
-    person's public code, never a name."""
+    person's public code, never a name. Each relay's receipts are read a batch at a time, each
+    batch after the last one's receipt number (one short query each: nothing held open while the
+    file is sent), then the batch's payments."""
     start, end = day_bounds(period.start)[0], day_bounds(period.end)[1]
-    in_period = (Sale.relay_id.in_(relay_ids), Sale.created_at >= start, Sale.created_at < end)
-    paid = defaultdict(list)
-    for sale_id, method, cents in db.session.execute(
-            select(Payment.sale_id, Payment.method, Payment.amount_cents).join(Sale).where(*in_period)
-            .order_by(Payment.id)):
-        paid[sale_id].append(f"{PAYMENT_METHODS[method]} {euros(cents)} €")
     voided = aliased(Sale)
     zone = ZoneInfo(current_app.config["TIMEZONE"])
+    relays = db.session.execute(select(Relay.id, Relay.name).where(Relay.id.in_(relay_ids))
+                                .order_by(Relay.name, Relay.id)).all()
     yield JOURNAL_HEADER
-    for sale_id, relay, number, created_at, total, code, voided_number, reason in db.session.execute(
-            select(Sale.id, Relay.name, Sale.number, Sale.created_at, Sale.total_cents, Beneficiary.code,
-                   voided.number, Sale.void_reason)
-            .join(Relay, Relay.id == Sale.relay_id)
-            .outerjoin(Beneficiary, Beneficiary.id == Sale.beneficiary_id)
-            .outerjoin(voided, voided.id == Sale.voids_sale_id)
-            .where(*in_period).order_by(Relay.name, Sale.year, Sale.seq)):
-        local = created_at.replace(tzinfo=UTC).astimezone(zone)
-        yield [relay, number, day(local), local.strftime("%H:%M"), euros(total), " + ".join(paid[sale_id]),
-               code or "", voided_number or "", reason]
+    for relay_id, relay in relays:
+        # A receipt's year is its local day's: the period's years hold all its receipts.
+        last = (period.start.year, 0)
+        while True:
+            batch = db.session.execute(
+                select(Sale.id, Sale.year, Sale.seq, Sale.number, Sale.created_at, Sale.total_cents, Beneficiary.code,
+                       voided.number, Sale.void_reason)
+                .outerjoin(Beneficiary, Beneficiary.id == Sale.beneficiary_id)
+                .outerjoin(voided, voided.id == Sale.voids_sale_id)
+                .where(Sale.relay_id == relay_id, _number > last, Sale.year <= period.end.year,
+                       Sale.created_at >= start, Sale.created_at < end)
+                .order_by(Sale.year, Sale.seq).limit(JOURNAL_BATCH)).all()
+            if not batch:
+                break
+            paid = defaultdict(list)
+            for sale_id, method, cents in db.session.execute(
+                    select(Payment.sale_id, Payment.method, Payment.amount_cents)
+                    .where(Payment.sale_id.in_([row.id for row in batch])).order_by(Payment.id)):
+                paid[sale_id].append(f"{PAYMENT_METHODS[method]} {euros(cents)} €")
+            for sale_id, _, _, number, created_at, total, code, voided_number, reason in batch:
+                local = created_at.replace(tzinfo=UTC).astimezone(zone)
+                yield [relay, number, day(local), f"{local.hour:02d}:{local.minute:02d}", euros(total),
+                       " + ".join(paid[sale_id]), code or "", voided_number or "", reason]
+            last = (batch[-1].year, batch[-1].seq)
+
+
+# A receipt's number as (year, seq): compared with a tuple, it is a range of the (relay, year, seq) index.
+_number = tuple_(Sale.year, Sale.seq)

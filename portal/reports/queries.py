@@ -5,7 +5,7 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, literal, or_, select
+from sqlalchemy import func, literal, or_, select, union_all
 from sqlalchemy.orm import aliased
 
 from ..cash.models import CashClosing
@@ -136,17 +136,17 @@ def _activity(relay_ids, pieces):
 
 def _people(relay_ids, pieces):
     """(relay, "people" or "participants", distinct people served or present at its workshops) over
-    the pieces of the period. DISTINCT then COUNT: PostgreSQL hashes it, where COUNT(DISTINCT) sorts."""
-    parts = []
+    the pieces of the period, in one statement."""
+    counts = []
     for kind in ("people", "participants"):
+        parts = []
         for span, first, last in pieces:
             model = getattr(span, kind)
-            parts.append(_piece_rows(model, (model.relay_id, literal(kind).label("kind"), model.beneficiary_id),
-                                     relay_ids, span, first, last))
-    rows = _union(parts)
-    people = select(rows.c.relay_id, rows.c.kind, rows.c.beneficiary_id).distinct().subquery()
-    return db.session.execute(select(people.c.relay_id, people.c.kind, func.count())
-                              .group_by(people.c.relay_id, people.c.kind)).all()
+            parts.append(_piece_rows(model, (model.relay_id, model.beneficiary_id), relay_ids, span, first, last))
+        rows = _union(parts)
+        counts.append(select(rows.c.relay_id, literal(kind), func.count(rows.c.beneficiary_id.distinct()))
+                      .group_by(rows.c.relay_id))
+    return db.session.execute(union_all(*counts)).all()
 
 
 def _per_relay(relay_ids, start: date, end: date):

@@ -146,11 +146,28 @@ def memory_gib() -> float | None:
 
 
 def machine_description() -> str:
-    """CPU model, cores, memory, OS and Python, as one line of markdown."""
+    """CPU model, cores, memory, OS and Python, and how fast one core ran a reference loop, as one
+    line of markdown."""
     cpu = _proc_value("/proc/cpuinfo", "model name") or platform.processor() or platform.machine()
     memory = memory_gib()
     return (f"{cpu}, {os.cpu_count()} CPU (nproc), {f'{memory} GiB' if memory else '?'} RAM (MemTotal), "
-            f"{platform.system()} {platform.release()}, Python {platform.python_version()}")
+            f"{platform.system()} {platform.release()}, Python {platform.python_version()}; "
+            f"reference loop {reference_loop_ms():.0f} ms")
+
+
+def reference_loop_ms() -> float:
+    """The best of 5 runs of a fixed pure-Python loop (a million additions and string formats), in
+    ms. The machines that run the benchmarks change from one session to the next (the same
+    dashboard code took 186 ms on one and 48 ms on another): this says how far figures measured
+    on different machines compare."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for i in range(1_000_000):
+            total += len(f"{i}")
+        best = min(best, time.perf_counter() - started)
+    return best * 1000
 
 
 def now_utc() -> str:

@@ -36,8 +36,8 @@ from portal.beneficiaries.models import Beneficiary
 from portal.extensions import db
 from portal.relays.models import Relay, Territory
 from portal.reports.forms import PeriodForm
-from portal.reports.models import (DailyActivity, MonthlyActivity, ServedMonth, ServedPerson, ServedYear,
-                                   YearlyActivity)
+from portal.reports.models import (DailyActivity, MonthlyActivity, Participant, ParticipantMonth, ParticipantYear,
+                                   ServedMonth, ServedPerson, ServedYear, YearlyActivity)
 from portal.reports.queries import relay_figures
 from portal.reports.volume import TERRITORY, seed_volume
 from portal.sales.models import Payment, Sale, SaleLine
@@ -229,7 +229,9 @@ def _counts() -> dict:
     models = {"relays": Relay, "people": Beneficiary, "receipts": Sale, "sale lines": SaleLine, "payments": Payment,
               "workshop sessions": WorkshopSession, "attendance marks": Attendance, "cash closings": CashClosing,
               "daily figures": DailyActivity, "monthly figures": MonthlyActivity, "yearly figures": YearlyActivity,
-              "people served per day": ServedPerson, "per month": ServedMonth, "per year": ServedYear}
+              "people served per day": ServedPerson, "per month": ServedMonth, "per year": ServedYear,
+              "workshop participants per day": Participant, "participants per month": ParticipantMonth,
+              "participants per year": ParticipantYear}
     counts = {name: db.session.scalar(sa.select(sa.func.count()).select_from(model)) for name, model in models.items()}
     counts["voids"] = db.session.scalar(sa.select(sa.func.count()).where(Sale.voids_sale_id.is_not(None)))
     return counts
@@ -345,7 +347,13 @@ followed by the end of its transaction. {RUNS} runs after {WARMUP} warm-up runs;
 after ~{MAX_SECONDS:.0f} s with at least 5 runs (n= shows it). Times are wall-clock milliseconds,
 p50 / p95 / max; other processes add to them (see the load average), so the CPU p95 of the page
 requests is given too (on PostgreSQL it counts the app's side only). Sizes: the uncompressed page
-and its gzip (level 6) size. The budget is judged on the wall-clock p95."""
+and its gzip (level 6) size. The budget is judged on the wall-clock p95. The machine line gives
+a reference loop's time: benchmark machines change between sessions, and this says how far
+figures measured on two of them compare.
+
+`relay_figures()` runs three statements: the activity rows summed; the distinct people served
+and workshop participants; per relay, its sessions, certificates and last day. On PostgreSQL it
+turns parallel workers off for its transaction (they cost 5–14 ms a statement to start here)."""
 
 
 def _cell(timing) -> str:
