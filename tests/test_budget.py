@@ -101,9 +101,10 @@ def decoded_body(response, min_size: int) -> tuple[bytes, int]:
 
 
 def get(client, url, **kwargs):
-    """GET url; an exception inside the app (propagated in TESTING) names the URL."""
+    """GET url, its body read whole as a server sends it (the CSV files are streamed); an
+    exception inside the app (propagated in TESTING) names the URL."""
     try:
-        return client.get(url, **kwargs)
+        return client.get(url, buffered=True, **kwargs)
     except Exception as error:  # noqa: BLE001 — re-raised with the URL
         pytest.fail(f"GET {url} raised {error!r} (a 500 for a real user)", pytrace=True)
 
