@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry, LedgerHead
+from portal.ledger import operations as ledger_operations
 from portal.ledger.operations import verify_relay
 from portal.sales import operations as sales
 from portal.sales.models import ReceiptCounter, Sale
@@ -263,8 +264,11 @@ def test_a_void_is_a_new_negative_linked_sale_that_returns_stock(shop):
 
 # --- ledger tampering ---------------------------------------------------------------------
 
-@pytest.fixture
-def three_sales(shop):
+@pytest.fixture(params=["one batch", "batches of two"])
+def three_sales(shop, request, monkeypatch):
+    """Three sealed sales; the ledger read whole, or two entries at a time (as a long one is)."""
+    if request.param == "batches of two":
+        monkeypatch.setattr(ledger_operations, "VERIFY_BATCH", 2)
     volunteer, _, person, sim, _ = shop
     return volunteer.relay_id, [sell(volunteer, person, (sim, 1), pay=cash(500)) for _ in range(3)]
 

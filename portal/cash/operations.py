@@ -163,9 +163,11 @@ def closing_payload(closing: CashClosing) -> dict:
     }
 
 
-def _sealed_payload(kind: str, closing_id: int) -> dict | None:
-    closing = db.session.get(CashClosing, closing_id)
-    return closing_payload(closing) if closing and kind == "closing" else None
+def _sealed_payloads(kind: str, closing_ids: list[int]) -> dict[int, dict]:
+    if kind != "closing":
+        return {}
+    return {closing.id: closing_payload(closing)
+            for closing in db.session.scalars(select(CashClosing).where(CashClosing.id.in_(closing_ids)))}
 
 
 def _relay_closings(relay_id: int) -> set[tuple[str, int]]:
@@ -173,4 +175,4 @@ def _relay_closings(relay_id: int) -> set[tuple[str, int]]:
             db.session.scalars(select(CashClosing.id).where(CashClosing.relay_id == relay_id))}
 
 
-register_source(("closing",), _sealed_payload, _relay_closings)
+register_source(("closing",), _sealed_payloads, _relay_closings)

@@ -2,6 +2,7 @@
 import hashlib
 import hmac
 import json
+from collections import defaultdict
 
 from flask import current_app
 from sqlalchemy import select
@@ -44,33 +45,46 @@ def append_entry(relay_id: int, kind: str, ref_id: int, payload: dict) -> Ledger
     return entry
 
 
-def verify_chain(relay_id: int, current_payload, operations: set[tuple[str, int]]) -> str | None:
+VERIFY_BATCH = 500  # entries checked at a time, with the live rows they seal read together
+
+
+def verify_chain(relay_id: int, current_payloads, operations: set[tuple[str, int]]) -> str | None:
     """The first problem of the relay's chain in French, or None when it is intact.
 
-    `current_payload(kind, ref_id)` rebuilds the payload from the live rows (None if the row is
-    gone), so that a change made to a sale after it was sealed is found too; `operations` are
-    the (kind, id) of every sale, void and closing of the relay, each of which must be sealed."""
-    expected_seq, prev_mac, sealed = 1, "", set()
-    entries = db.session.scalars(
-        select(LedgerEntry).where(LedgerEntry.relay_id == relay_id).order_by(LedgerEntry.seq)
-    )
-    for entry in entries:
-        where = f"écriture n° {entry.seq} ({entry.kind} #{entry.ref_id})"
-        if entry.seq != expected_seq:
-            return f"écriture n° {expected_seq} manquante (la suivante est la n° {entry.seq})"
-        if entry.prev_mac != prev_mac:
-            return f"{where} : chaînage rompu (écriture précédente supprimée ou insérée)"
-        mac = compute_mac(relay_id, entry.seq, entry.kind, entry.ref_id, entry.format_version, entry.prev_mac,
-                          entry.payload)
-        if not hmac.compare_digest(mac, entry.mac):
-            return f"{where} : écriture modifiée (empreinte invalide)"
-        live = current_payload(entry.kind, entry.ref_id)
-        if live is None:
-            return f"{where} : l'opération scellée a disparu"
-        if canonical(live) != entry.payload:
-            return f"{where} : l'opération a été modifiée après son enregistrement"
-        expected_seq, prev_mac = entry.seq + 1, entry.mac
-        sealed.add((entry.kind, entry.ref_id))
+    `current_payloads(kind, ref_ids)` rebuilds the payloads of a batch of entries from the live
+    rows, {ref_id: payload} (an id missing: its row is gone), so that a change made to a sale after
+    it was sealed is found too; `operations` are the (kind, id) of every sale, void and closing of
+    the relay, each of which must be sealed. The entries are read a batch at a time: a relay's ten
+    years are tens of thousands of them."""
+    expected_seq, prev_mac, sealed, last_read = 1, "", set(), 0
+    while True:
+        entries = db.session.scalars(
+            select(LedgerEntry).where(LedgerEntry.relay_id == relay_id, LedgerEntry.seq > last_read)
+            .order_by(LedgerEntry.seq).limit(VERIFY_BATCH)).all()
+        if not entries:
+            break
+        last_read = entries[-1].seq
+        ids = defaultdict(list)
+        for entry in entries:
+            ids[entry.kind].append(entry.ref_id)
+        live = {kind: current_payloads(kind, ref_ids) for kind, ref_ids in ids.items()}
+        for entry in entries:
+            where = f"écriture n° {entry.seq} ({entry.kind} #{entry.ref_id})"
+            if entry.seq != expected_seq:
+                return f"écriture n° {expected_seq} manquante (la suivante est la n° {entry.seq})"
+            if entry.prev_mac != prev_mac:
+                return f"{where} : chaînage rompu (écriture précédente supprimée ou insérée)"
+            mac = compute_mac(relay_id, entry.seq, entry.kind, entry.ref_id, entry.format_version, entry.prev_mac,
+                              entry.payload)
+            if not hmac.compare_digest(mac, entry.mac):
+                return f"{where} : écriture modifiée (empreinte invalide)"
+            payload = live[entry.kind].get(entry.ref_id)
+            if payload is None:
+                return f"{where} : l'opération scellée a disparu"
+            if canonical(payload) != entry.payload:
+                return f"{where} : l'opération a été modifiée après son enregistrement"
+            expected_seq, prev_mac = entry.seq + 1, entry.mac
+            sealed.add((entry.kind, entry.ref_id))
     head = db.session.get(LedgerHead, relay_id)
     last_seq = head.last_seq if head else 0
     if last_seq != expected_seq - 1 or (head and head.last_mac != prev_mac):
@@ -92,10 +106,11 @@ _SOURCES: dict[str, object] = {}
 _LISTERS: list = []
 
 
-def register_source(kinds: tuple[str, ...], payload_of, operations_of) -> None:
-    """`payload_of(kind, ref_id)` → dict or None; `operations_of(relay_id)` → {(kind, id)}."""
+def register_source(kinds: tuple[str, ...], payloads_of, operations_of) -> None:
+    """`payloads_of(kind, ref_ids)` → {ref_id: payload} of the rows still there, of that kind;
+    `operations_of(relay_id)` → {(kind, id)}."""
     for kind in kinds:
-        _SOURCES[kind] = payload_of
+        _SOURCES[kind] = payloads_of
     _LISTERS.append(operations_of)
 
 
@@ -103,8 +118,8 @@ def verify_relay(relay_id: int) -> str | None:
     """The first problem of the relay's ledger, or None when every operation is sealed intact."""
     operations = set().union(*(lister(relay_id) for lister in _LISTERS))
 
-    def payload(kind: str, ref_id: int):
+    def payloads(kind: str, ref_ids: list[int]) -> dict:
         source = _SOURCES.get(kind)
-        return source(kind, ref_id) if source else None
+        return source(kind, ref_ids) if source else {}
 
-    return verify_chain(relay_id, payload, operations)
+    return verify_chain(relay_id, payloads, operations)

@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from sqlalchemy import extract, func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
 
 from ..beneficiaries.models import Beneficiary
 from ..cash.models import CashClosing
@@ -328,11 +329,11 @@ def _take_stock(sale: Sale, products: dict[int, Product]) -> None:
             raise SaleRefused(f"Stock insuffisant : {product.name}.", "lines") from None
 
 
-def _sealed_payload(kind: str, sale_id: int) -> dict | None:
-    sale = db.session.get(Sale, sale_id)
-    if sale is None or kind != ("void" if sale.is_void else "sale"):
-        return None
-    return sale_payload(sale)
+def _sealed_payloads(kind: str, sale_ids: list[int]) -> dict[int, dict]:
+    """The payloads of the sales (or voids) still there, with their lines and payments: three queries."""
+    sales = db.session.scalars(select(Sale).where(Sale.id.in_(sale_ids))
+                               .options(selectinload(Sale.lines), selectinload(Sale.payments)))
+    return {sale.id: sale_payload(sale) for sale in sales if kind == ("void" if sale.is_void else "sale")}
 
 
 def _relay_sales(relay_id: int) -> set[tuple[str, int]]:
@@ -340,4 +341,4 @@ def _relay_sales(relay_id: int) -> set[tuple[str, int]]:
     return {("void" if voids else "sale", sale_id) for sale_id, voids in rows}
 
 
-register_source(("sale", "void"), _sealed_payload, _relay_sales)
+register_source(("sale", "void"), _sealed_payloads, _relay_sales)

@@ -281,18 +281,55 @@ def test_dashboard_latency(dataset, bench_report):
         rows.append({"kind": kind, "view": view, "label": label, "period": period, "previous": previous, "page": timing,
                      "figures": figures_timing, "bytes": len(page.data), "gzip": len(gzip.compress(page.data, 6)),
                      "sales": sum(f.sales for f in sales.values()), "profile": profile})
+    downloads = _exports(client, today)
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
 
     body = _backend_section(backend, server, built, counts, rows, time.perf_counter() - started, load_before,
                             os.getloadavg())
+    body += "\n\n" + _exports_section(downloads)
     bench_report.write_block("dashboard", _header(), BACKEND_TITLES, backend, body)
     for row in rows:  # the budgeted figures, for make bench-check
         name = f"dashboard.{backend}.{row['kind']}.{row['view']}"
         bench_report.record(f"{name}.p95_ms", row["page"].p95 * 1000, BUDGET_MS, "ms", note=row["label"])
         bench_report.record(f"{name}.page_gzip_kb", row["gzip"] / 1024, PAGE_BUDGET_KB, "KB", note=row["label"])
     print(f"\n{body}\n")
+
+
+EXPORTS = [("/reports/figures.csv", "Figures per relay and month (CSV)"),
+           ("/reports/journal.csv", "Sales journal (CSV)"), ("/reports/report.pdf", "Activity report (PDF)")]
+
+
+def _exports(client, today: date) -> list[dict]:
+    """Each export for this year and for ten years, once: time to the first chunk and to the
+    last, and the bytes sent (uncompressed: what the app writes)."""
+    measured = []
+    for path, label in EXPORTS:
+        for kind, params in (("This year", {"period": "year"}),
+                             ("Ten years", {"period": "custom", "start": (today - timedelta(days=3659)).isoformat(),
+                                            "end": today.isoformat()})):
+            started = time.perf_counter()
+            response = client.get(path, query_string=params, buffered=False)
+            first, size = None, 0
+            for chunk in response.response:
+                first = first or time.perf_counter() - started
+                size += len(chunk)
+            response.close()
+            assert response.status_code == 200, (path, response.status_code)
+            measured.append({"label": label, "period": kind, "first": first, "all": time.perf_counter() - started,
+                             "bytes": size, "streamed": response.is_streamed})
+    return measured
+
+
+def _exports_section(downloads: list[dict]) -> str:
+    lines = ["**Exports** over the same data (the coordinator's 100 relays; one run each, not budgeted): "
+             "the CSV files are sent as they are read, the PDF once rendered.", "",
+             "| Export | Period | First bytes | Whole file | Size |", "|---|---|---:|---:|---:|"]
+    for d in downloads:
+        lines.append(f"| {d['label']} | {d['period']} | {format_ms(d['first'])} ms | {d['all']:.1f} s "
+                     f"| {d['bytes'] / 1e6:.1f} MB |")
+    return "\n".join(lines)
 
 
 def _getter(client, params):
