@@ -1,6 +1,6 @@
-"""Reading the report figures: per relay over any period, from the activity and people-served rows
-by year, month and day (never from the sales), plus the small tables a report also counts
-(workshop sessions and attendance, certificates)."""
+"""Reading the report figures: per relay over any period, from the activity, people-served and
+workshop-participant rows by year, month and day (never from the sales nor the attendance marks),
+plus the small tables a report also counts (workshop sessions, certificates)."""
 from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 

@@ -389,8 +389,9 @@ a reference loop's time: benchmark machines change between sessions, and this sa
 figures measured on two of them compare.
 
 `relay_figures()` runs three statements: the activity rows summed; the distinct people served
-and workshop participants; per relay, its sessions, certificates and last day. On PostgreSQL it
-turns parallel workers off for its transaction (they cost 5–14 ms a statement to start here)."""
+and workshop participants; per relay, its sessions, certificates and last day. The app's
+PostgreSQL connections run without parallel workers (they cost 5–14 ms a statement to start
+here; `database.configure_engine`)."""
 
 
 def _cell(timing) -> str:
