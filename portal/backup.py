@@ -5,11 +5,12 @@ import os
 import shutil
 import sqlite3
 import subprocess
-from datetime import datetime
 from pathlib import Path
 from urllib.parse import unquote
 
 from sqlalchemy.engine import URL, make_url
+
+from . import clock
 
 
 class BackupFailed(Exception):
@@ -19,7 +20,7 @@ class BackupFailed(Exception):
 def default_backup_path(instance_path: str, database_url: str) -> Path:
     """instance/backups/portal-YYYYMMDD-HHMMSS.sqlite3 (SQLite) or .dump (PostgreSQL)."""
     suffix = ".sqlite3" if make_url(database_url).get_backend_name() == "sqlite" else ".dump"
-    return Path(instance_path) / "backups" / f"portal-{datetime.now():%Y%m%d-%H%M%S}{suffix}"
+    return Path(instance_path) / "backups" / f"portal-{clock.now():%Y%m%d-%H%M%S}{suffix}"
 
 
 def backup_database(database_url: str, output: Path) -> Path:

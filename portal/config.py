@@ -16,6 +16,8 @@ class Defaults:
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
     SESSION_COOKIE_SECURE = False  # also set on every HTTPS request, see security.py
+    # The session cookie ends with the browser (a shared office PC forgets the login when closed);
+    # the server refuses a session signed more than 10 hours ago, and logs out after an idle hour.
     PERMANENT_SESSION_LIFETIME = timedelta(hours=10)
     IDLE_TIMEOUT_MINUTES = 60
 

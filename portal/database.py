@@ -1,32 +1,8 @@
-"""Database details shared by every feature: UTC clock, SQLite pragmas and write
-transactions, health check."""
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
-
-from flask import current_app, request
+"""Database details shared by every feature: SQLite pragmas and write transactions, health check."""
+from flask import request
 from sqlalchemy import event, text
 
 from .extensions import db
-
-
-def utcnow() -> datetime:
-    """Now in UTC, naive (stored as such on SQLite and PostgreSQL alike)."""
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
-def day_bounds(day: date) -> tuple[datetime, datetime]:
-    """The local day's start and end (exclusive) as naive UTC datetimes, as times are stored."""
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
-
-    def utc(d: date) -> datetime:
-        return datetime.combine(d, time.min, tzinfo=zone).astimezone(UTC).replace(tzinfo=None)
-
-    return utc(day), utc(day + timedelta(days=1))
-
-
-def local_day(moment: datetime) -> date:
-    """The local (portal time zone, Europe/Paris) date of a naive UTC datetime."""
-    return moment.replace(tzinfo=UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
 def configure_engine(app) -> None:

@@ -1,11 +1,12 @@
 """The Hautes-Alpes demo: the real relays, five accounts, people, catalogue, stock, a few weeks
 of sales and closed days — all written through the same operations as the UI."""
 import random
-from datetime import date, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
+from . import clock
 from .extensions import db
 from .relays.models import Relay, Territory
 from .security import Role
@@ -56,7 +57,7 @@ def seed_demo_beneficiaries(relay: Relay, author: User | None, count: int, mix: 
     from .beneficiaries.models import Beneficiary
     from .beneficiaries.operations import create_beneficiary, verify_eligibility
 
-    today = date.today()
+    today = clock.today()
     for i in range(count):
         origin = mix[i % len(mix)]
         first, _, last = rng.choice(DEMO_NAMES[origin]).partition(" ")
@@ -179,8 +180,8 @@ def _seed_demo_sales(relay, products: dict, rng) -> None:
     volunteer = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.VOLUNTEER))
     manager = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.MANAGER))
     people = db.session.scalars(select(Beneficiary).where(
-        Beneficiary.relay_id == relay.id, Beneficiary.eligibility_until >= date.today())).all()
-    paris, today = ZoneInfo("Europe/Paris"), date.today()
+        Beneficiary.relay_id == relay.id, Beneficiary.eligibility_until >= clock.today())).all()
+    paris, today = clock.zone(), clock.today()
     days = [today - timedelta(days=n) for n in range(21, 0, -1) if (today - timedelta(days=n)).weekday() < 5]
     first_sale = None
     for day in days:
@@ -244,13 +245,12 @@ def seed_demo_workshops(relays: dict, rng) -> None:
     attendance of past sessions and the certificates issued — through the workshops' operations."""
     from .beneficiaries.models import Beneficiary
     from .certificates.operations import issue_group
-    from .sales.operations import local_today
     from .workshops.models import Parcours, WorkshopSession
     from .workshops.operations import enrol, record_attendance, save_parcours, save_session
 
     relays["EQMOB"].is_mobile_team = True  # no account in the demo: its facilitators come later
     db.session.commit()
-    today = local_today()
+    today = clock.today()
     for code, role, title, level, themes, sessions, laptops in DEMO_PARCOURS:
         relay = relays[code]
         facilitator = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == role))
@@ -287,7 +287,6 @@ def seed_demo_laptops(territory: Territory, relays: dict, rng) -> None:
     next one."""
     from .laptops.models import Laptop
     from .laptops.operations import book_laptops, hand_out_laptops, return_laptop, save_laptop
-    from .sales.operations import local_today
     from .workshops.models import WorkshopSession
 
     coordinator = db.session.scalar(select(User).where(User.role == Role.COORDINATOR))
@@ -299,11 +298,11 @@ def seed_demo_laptops(territory: Territory, relays: dict, rng) -> None:
     volunteer = db.session.scalar(select(User).where(User.relay_id == relays["CADABRI"].id))
     sessions = db.session.scalars(select(WorkshopSession).where(
         WorkshopSession.relay_id == relays["CADABRI"].id).order_by(WorkshopSession.day)).all()
-    last_past = max((s for s in sessions if s.day < local_today()), key=lambda s: s.day)
+    last_past = max((s for s in sessions if s.day < clock.today()), key=lambda s: s.day)
     for session in sessions:
         laptops = [laptop for laptop in fleet if laptop.state == "available"][:session.laptops_planned]
         book_laptops(session, [laptop.id for laptop in laptops], volunteer)
-        if session.day >= local_today():
+        if session.day >= clock.today():
             continue
         hand_out_laptops(session, volunteer)
         for laptop in laptops:

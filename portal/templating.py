@@ -10,6 +10,7 @@ from babel.numbers import get_currency_symbol
 from flask import current_app
 from flask_login import current_user
 
+from . import clock
 from .security import Role
 
 THOUSANDTHS = Decimal("0.001")
@@ -58,7 +59,7 @@ def local_datetime(value: datetime | None, fmt: str = "d MMM y 'à' HH:mm") -> s
         return ""
     aware = value.replace(tzinfo=ZoneInfo("UTC"))
     return format_datetime(
-        aware, fmt, tzinfo=ZoneInfo(current_app.config["TIMEZONE"]),
+        aware, fmt, tzinfo=clock.zone(),
         locale=current_app.config["LOCALE"],
     )
 

@@ -1,21 +1,50 @@
 """Fixtures: a migrated database per run (SQLite, or PostgreSQL when TEST_DATABASE_URL is set),
-an app and client per test, factories for territories, relays and users."""
+an app and client per test, factories for territories, relays and users. The whole run happens at
+a set moment (PORTAL_TEST_NOW), never at the machine's date."""
 import os
+import time
 import uuid
 from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
-from portal import create_app
+from portal import clock, create_app
 from portal.extensions import db
 from portal.relays.models import Relay, Territory
 from portal.security import Role
 from portal.users.models import User
 
 PASSWORD = "un-mot-de-passe-de-test"
+
+# The moment the run starts, in the portal's time zone: an ordinary Wednesday in mid-month, away
+# from month ends and daylight-saving changes. CI also runs the date-sensitive tests (marker
+# date_sensitive) at the 1st of a month, New Year's Eve, both daylight-saving days and 29 February.
+DEFAULT_TEST_NOW = "2026-06-17T10:00:00+02:00"
+CLOCK_SITE = Path(__file__).resolve().parent / "clock_site"
+
+
+def pytest_configure(config):
+    """Travel to the run's moment before collection (modules read today at import) and let time
+    tick from there; the processes a test starts (servers, flask commands) share this clock."""
+    start = datetime.fromisoformat(os.environ.get("PORTAL_TEST_NOW") or DEFAULT_TEST_NOW)
+    os.environ["PORTAL_TEST_CLOCK_OFFSET"] = str(start.timestamp() - time.time())
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(CLOCK_SITE), os.environ.get("PYTHONPATH")]))
+    config.stash[TRAVEL] = time_machine.travel(start, tick=True)
+    config.stash[TRAVEL].start()
+
+
+def pytest_unconfigure(config):
+    if TRAVEL in config.stash:
+        config.stash[TRAVEL].stop()
+
+
+TRAVEL = pytest.StashKey[time_machine.travel]()
 
 
 @contextmanager
@@ -176,7 +205,7 @@ def make_beneficiary(app, make_relay):
             person.eligibility_basis = fields.get("eligibility_basis", "asylum")
         create_beneficiary(person, by, relay.id)
         if eligible_on:
-            verify_eligibility(person, by, eligible_on if isinstance(eligible_on, date) else date.today())
+            verify_eligibility(person, by, eligible_on if isinstance(eligible_on, date) else clock.today())
             db.session.commit()
         return person
     return make
@@ -229,7 +258,7 @@ def make_parcours(app, make_relay):
 def make_workshop_session(app, make_user):
     """A session of `parcours` for the people of `host` (default: its organiser), yesterday 14:00,
     2 hours, facilitated by a new volunteer of the organiser unless `facilitator` is given."""
-    from datetime import date, time, timedelta
+    from datetime import time, timedelta
 
     from portal.workshops.models import WorkshopSession
 
@@ -237,7 +266,7 @@ def make_workshop_session(app, make_user):
         facilitator = facilitator or make_user(Role.VOLUNTEER, relay=db.session.get(Relay, parcours.relay_id))
         session = WorkshopSession(
             parcours_id=parcours.id, relay_id=parcours.relay_id, host_relay_id=host.id if host else parcours.relay_id,
-            day=day or date.today() - timedelta(days=1), start_time=fields.pop("start_time", time(14)),
+            day=day or clock.today() - timedelta(days=1), start_time=fields.pop("start_time", time(14)),
             duration_minutes=fields.pop("duration_minutes", 120), commune=fields.pop("commune", "Gap"),
             venue=fields.pop("venue", "Locaux de la structure"), facilitator_id=facilitator.id,
             capacity=fields.pop("capacity", 10), **fields)

@@ -6,13 +6,14 @@ from datetime import timedelta
 
 import pytest
 
+from portal import clock
 from portal.beneficiaries.models import Beneficiary
 from portal.cash.operations import close_day
 from portal.certificates.operations import issue_certificate
 from portal.extensions import db
 from portal.laptops.models import Laptop
 from portal.laptops.operations import book_laptops
-from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale
+from portal.sales.operations import LineRequest, PaymentRequest, record_sale
 from portal.security import Role
 from portal.workshops.operations import enrol, record_attendance
 
@@ -196,7 +197,7 @@ def world(make_territory, make_relay, make_user, make_beneficiary, make_product,
         targets[where]["sale_id"] = sale.id
     for where in targets:
         targets[where]["product_id"] = accessory.id  # one catalogue for every territory
-    yesterday, nothing = local_today() - timedelta(days=1), {"cash": 0, "card": 0, "cheque": 0}
+    yesterday, nothing = clock.today() - timedelta(days=1), {"cash": 0, "card": 0, "cheque": 0}
     for where, manager in (("own", users[MGR]), ("other", make_user(MGR, relay=theirs))):
         targets[where]["closing_id"] = close_day(manager, yesterday, nothing, {}, "").id
     for where, relay in (("own", ours), ("other", theirs)):

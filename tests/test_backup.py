@@ -6,7 +6,6 @@ import subprocess
 import threading
 import uuid
 from contextlib import contextmanager
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from portal import clock
 from portal.backup import default_backup_path, libpq_dsn
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
@@ -31,7 +31,7 @@ STOCK = 1000
 def shop(make_user, make_product, make_beneficiary):
     """A volunteer, an eligible person, a SIM with plenty of stock and a few sales already made."""
     volunteer = make_user(Role.VOLUNTEER)
-    person = make_beneficiary(volunteer.relay, "Amina", "Diallo", eligible_on=date.today())
+    person = make_beneficiary(volunteer.relay, "Amina", "Diallo", eligible_on=clock.today())
     sim = make_product([volunteer.relay], stock=STOCK, name="Carte SIM", price=500)
     for _ in range(5):
         sell(volunteer, sim.id, person.id, uuid.uuid4().hex)
@@ -117,9 +117,9 @@ def test_backup_refuses_to_overwrite_a_file(runner, tmp_path):
     assert "existe déjà" in result.output and existing.read_text() == "une sauvegarde précédente"
 
 
-def test_default_backup_name_is_dated_under_instance_backups(tmp_path):
+def test_default_backup_name_is_dated_under_instance_backups(app, tmp_path):
     path = default_backup_path(str(tmp_path), "sqlite:///portal.sqlite3")
-    assert path.parent == tmp_path / "backups" and path.name.startswith("portal-")
+    assert path.parent == tmp_path / "backups" and path.name.startswith(f"portal-{clock.today():%Y%m%d}-")
     assert path.suffix == ".sqlite3" and len(path.stem) == len("portal-20260101-093000")
     assert default_backup_path(str(tmp_path), "postgresql+psycopg://u@h/db").suffix == ".dump"
 

@@ -1,9 +1,11 @@
 """Beneficiaries: onboarding, duplicates, search, profile, eligibility, edit trail, privacy rights."""
 import json
-from datetime import date, timedelta
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 
+from portal import clock
 from portal.audit.models import AuditEvent
 from portal.beneficiaries.models import Beneficiary, BeneficiaryEvent
 from portal.beneficiaries.operations import add_months
@@ -11,7 +13,10 @@ from portal.beneficiaries.queries import fold
 from portal.extensions import db
 from portal.security import Role
 
+pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
+
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
+TODAY = datetime.now(ZoneInfo("Europe/Paris")).date()  # the portal's day at import (TIMEZONE), not the machine's
 
 
 def onboarding(**overrides):
@@ -19,7 +24,7 @@ def onboarding(**overrides):
         "first_name": "Олена", "last_name": "Шевченко", "phone": "06 12 34 56 78",
         "email": "", "birth_year": "1987", "languages": ["ukrainien", "russe"], "other_languages": "",
         "commune": "Gap", "eligibility_basis": "asylum", "referrer_type": "", "referrer_name": "",
-        "eligibility_verified_on": date.today().isoformat(), "need_connection": "y",
+        "eligibility_verified_on": clock.today().isoformat(), "need_connection": "y",
         "autonomy": ["0"], "notes": "", "notice_given": "y",
     }
     return data | overrides
@@ -48,9 +53,9 @@ def test_onboarding_creates_a_record_with_a_code_and_redirects_to_it(client, vol
     assert len(person.code) == 6 and person.code.startswith("B-")
     assert not set(person.code[2:]) & set("01OIL")
     assert person.languages == "ukrainien, russe" and person.autonomy == "100" and person.autonomy_level == 2
-    assert person.eligibility_until == add_months(date.today(), 9)
+    assert person.eligibility_until == add_months(clock.today(), 9)
     assert person.eligibility_verified_by_id == volunteer.id
-    assert person.notice_given_on == date.today() and person.notice_version
+    assert person.notice_given_on == clock.today() and person.notice_version
     page = client.get(r.headers["Location"]).text
     assert "Олена Шевченко" in page and person.code in page and "06 12 34 56 78" in page
     assert "Fiche créée" in page and "Valide jusqu" in page
@@ -71,13 +76,13 @@ def test_international_phone_is_accepted_and_normalised(client, volunteer):
     ("phone", "06 12 34", "Numéro de téléphone non valide"),
     ("email", "pas-une-adresse", "Adresse e-mail non valide."),
     ("birth_year", "1890", "Année non plausible"),
-    ("birth_year", str(date.today().year), "Année non plausible"),
+    ("birth_year", str(TODAY.year), "Année non plausible"),
     ("birth_year", "mille", "Saisissez l&#39;année en chiffres"),
     ("languages", ["klingon"], "klingon"),
     ("other_languages", "x" * 81, "80 caractères au plus."),
     ("commune", "c" * 81, "80 caractères au plus."),
     ("eligibility_basis", "rich", "N&#39;est pas un choix valide"),
-    ("eligibility_verified_on", (date.today() + timedelta(days=1)).isoformat(), "dans le futur"),
+    ("eligibility_verified_on", (TODAY + timedelta(days=1)).isoformat(), "dans le futur"),
     ("eligibility_verified_on", "", "Indiquez la date de la vérification."),
     ("eligibility_verified_on", "31/02/2026", "N&#39;est pas une date valide."),
     ("notes", "n" * 501, "500 caractères au plus."),
@@ -217,7 +222,7 @@ def test_search_fragment_and_pagination(app, client, volunteer, make_beneficiary
 @pytest.mark.parametrize("days_left, status", [(100, "Valide jusqu"), (10, "Expire le"), (-1, "Expirée le")])
 def test_eligibility_status_on_profile(client, volunteer, make_beneficiary, days_left, status):
     person = make_beneficiary(volunteer.relay, eligible_on=True)
-    person.eligibility_until = date.today() + timedelta(days=days_left)
+    person.eligibility_until = clock.today() + timedelta(days=days_left)
     db.session.commit()
     page = client.get(f"/beneficiaries/{person.id}").text
     assert status in page
@@ -226,12 +231,12 @@ def test_eligibility_status_on_profile(client, volunteer, make_beneficiary, days
 
 def test_renewal_extends_and_is_limited(app, client, volunteer, make_beneficiary):
     person = make_beneficiary(volunteer.relay, eligible_on=True)
-    person.eligibility_until = date.today() - timedelta(days=3)
+    person.eligibility_until = clock.today() - timedelta(days=3)
     db.session.commit()
     for expected_renewals in (1, 2):
         assert client.post(f"/beneficiaries/{person.id}/renew").status_code == 303
         assert person.eligibility_renewals == expected_renewals
-    assert person.eligibility_until == add_months(add_months(date.today(), 9), 9)
+    assert person.eligibility_until == add_months(add_months(clock.today(), 9), 9)
     client.post(f"/beneficiaries/{person.id}/renew")
     assert person.eligibility_renewals == 2  # ELIGIBILITY_MAX_RENEWALS reached
     assert "Nombre maximal de renouvellements atteint" in client.get(f"/beneficiaries/{person.id}").text

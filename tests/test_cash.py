@@ -10,17 +10,20 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
+from portal import clock
 from portal.cash.documents import closing_context
 from portal.cash.models import CashClosing
 from portal.cash.operations import ClosingRefused, close_day, closing_problem, day_summary, unclosed_days
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.ledger.operations import short_fingerprint, verify_relay
-from portal.sales.operations import LineRequest, PaymentRequest, local_today, record_sale, void_sale
+from portal.sales.operations import LineRequest, PaymentRequest, record_sale, void_sale
 from portal.security import Role
 from portal.users.models import User
 from tests.test_receipt import assert_plain
 from tests.test_sales_core import run_concurrently
+
+pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
 
 PARIS = ZoneInfo("Europe/Paris")
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
@@ -39,7 +42,7 @@ def shop(make_user, make_product, make_beneficiary):
     manager = make_user(Role.MANAGER, display_name="Karim Benali")
     relay = manager.relay
     volunteer = make_user(Role.VOLUNTEER, relay=relay)
-    person = make_beneficiary(relay, "Олена", "Шевченко", eligible_on=date.today())
+    person = make_beneficiary(relay, "Олена", "Шевченко", eligible_on=clock.today())
     sim = make_product([relay], stock=100, name="Carte SIM", price=500, reference=1500)
     recharge = make_product([relay], stock=100, name="Recharge 10 €", category="recharge", price=1000,
                             reference=1000)
@@ -60,7 +63,7 @@ def busy_day(shop):
     """Today (a void is recorded now): cash with change, card, cheque, a free SIM, a cash sale
     voided the same day, and a sale just before the local day began."""
     relay, manager, volunteer, person, p = shop
-    day = local_today()
+    day = clock.today()
     sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)], at=utc(day - timedelta(days=1), 23, 59))
     first = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 1500, 2000)], 3,  # 20 € given, 5 € back
                  at=utc(day, 0, 5))
@@ -132,7 +135,7 @@ def test_a_difference_needs_a_reason(shop, busy_day):
 def test_the_notes_and_coins_must_add_up_to_the_cash_counted(shop):
     _, manager, *_ = shop
     with pytest.raises(ClosingRefused, match="billets et pièces"):
-        close_day(manager, local_today(), nothing_counted(cash=1000), {500: 1}, "")
+        close_day(manager, clock.today(), nothing_counted(cash=1000), {500: 1}, "")
 
 
 def test_a_day_is_closed_once(shop, busy_day):
@@ -165,18 +168,18 @@ def test_two_closings_of_the_same_day_at_once_make_one(app, shop, busy_day):
 def test_a_future_day_cannot_be_closed(shop):
     _, manager, *_ = shop
     with pytest.raises(ClosingRefused, match="à venir"):
-        close_day(manager, local_today() + timedelta(days=1), nothing_counted(), {}, "")
+        close_day(manager, clock.today() + timedelta(days=1), nothing_counted(), {}, "")
 
 
 def test_only_a_manager_closes(shop):
     _, _, volunteer, *_ = shop
     with pytest.raises(ClosingRefused, match="référent"):
-        close_day(volunteer, local_today(), nothing_counted(), {}, "")
+        close_day(volunteer, clock.today(), nothing_counted(), {}, "")
 
 
 def test_days_are_closed_in_order_and_the_grand_total_runs(shop):
     relay, manager, volunteer, person, p = shop
-    today = local_today()
+    today = clock.today()
     days = [today - timedelta(days=n) for n in (5, 3, 2)]
     for day, amount in zip(days, (1500, 1000, 500)):
         sell(volunteer, person, p["sim"], [PaymentRequest("cash", amount)], amount // 500, at=utc(day, 11))
@@ -209,7 +212,7 @@ def test_altering_a_closing_is_named_by_the_ledger(shop, busy_day):
 
 def test_a_deleted_closing_is_named_by_the_ledger(shop):
     relay, manager, *_ = shop
-    closing = close_day(manager, local_today(), nothing_counted(), {}, "")
+    closing = close_day(manager, clock.today(), nothing_counted(), {}, "")
     db.session.delete(closing)
     db.session.commit()
     assert "(closing #" in verify_relay(relay.id) and "a disparu" in verify_relay(relay.id)
@@ -265,16 +268,16 @@ def test_a_day_of_refunds_closes_with_counted_equal_to_expected(as_manager, shop
     """A void today of a cheque sale of an earlier day: today's cheques are expected at -5,00 €,
     and the manager can type what the form shows (no difference, no reason needed)."""
     relay, manager, volunteer, person, p = shop
-    yesterday = local_today() - timedelta(days=1)
+    yesterday = clock.today() - timedelta(days=1)
     sale = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, cheque_number="1234567")],
                 at=utc(yesterday, 10))
     close_day(manager, yesterday, nothing_counted(cheque=500), {}, "")
     void_sale(manager, sale, "erreur", uuid.uuid4().hex)
-    url = f"/cash/close?day={local_today().isoformat()}"
+    url = f"/cash/close?day={clock.today().isoformat()}"
     assert "Chèque — attendu : -5,00\xa0€" in as_manager.get(url).text
     done = as_manager.post(url, data={"counted_cash": "0", "counted_card": "0", "counted_cheque": "-5,00"})
     assert done.status_code == 303, done.text
-    closing = db.session.scalar(select(CashClosing).where(CashClosing.day == local_today()))
+    closing = db.session.scalar(select(CashClosing).where(CashClosing.day == clock.today()))
     assert (closing.counted_cheque_cents, closing.expected_cheque_cents, closing.difference_reason) == (-500, -500, "")
 
 
@@ -321,7 +324,7 @@ def test_the_form_as_an_htmx_fragment(as_manager, shop):
 
 
 def test_the_future_and_malformed_days_are_refused(as_manager):
-    tomorrow = (local_today() + timedelta(days=1)).isoformat()
+    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
     assert as_manager.get(f"/cash/close?day={tomorrow}").status_code == 303
     assert as_manager.post(f"/cash/close?day={tomorrow}", data={"counted_cash": "0"}).status_code == 303
     assert as_manager.get("/cash/close?day=hier").status_code == 404
@@ -358,7 +361,7 @@ def test_the_report_pdf_and_its_html_twin(as_manager, shop, busy_day):
 
 def test_only_the_relays_managers_see_the_till(client, login, shop, make_user):
     relay, manager, volunteer, *_ = shop
-    closing = close_day(manager, local_today(), nothing_counted(), {}, "")
+    closing = close_day(manager, clock.today(), nothing_counted(), {}, "")
     login(volunteer)
     for url in ("/cash/", "/cash/close", f"/cash/{closing.id}", f"/cash/{closing.id}/report.pdf"):
         assert client.get(url).status_code == 403, url

@@ -12,7 +12,6 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import date
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -20,6 +19,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
+from portal import clock
 from portal.backup import backup_database
 from portal.catalogue.models import Product
 from portal.demo import DEMO_PASSWORD
@@ -106,7 +106,7 @@ def free_port() -> int:
 def counter(make_user, make_product, make_beneficiary):
     """A volunteer, an eligible person and a SIM (20 in stock), made in the test database."""
     volunteer = make_user(Role.VOLUNTEER)
-    person = make_beneficiary(volunteer.relay, "Selam", "Haile", eligible_on=date.today())
+    person = make_beneficiary(volunteer.relay, "Selam", "Haile", eligible_on=clock.today())
     sim = make_product([volunteer.relay], stock=20, code="SIMF", name="Carte SIM", price=500)
     return volunteer.email, volunteer.relay_id, person.id, sim.id
 

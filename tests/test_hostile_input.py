@@ -7,7 +7,7 @@ The data is derandomised and no example database is kept, so every CI run tries 
 import itertools
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlencode
 
 import pytest
@@ -15,6 +15,7 @@ from hypothesis import Phase, HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from portal import clock
 from portal.beneficiaries.models import Beneficiary
 from portal.catalogue.models import Product
 from portal.extensions import db
@@ -83,7 +84,7 @@ def beneficiary(ids, n):
     return {"first_name": "Awa", "last_name": f"Traoré {n}", "phone": "06 12 34 56 78",
             "email": f"awa{n}@exemple.fr", "birth_year": "1987", "languages": ["arabe", "français"],
             "other_languages": "wolof", "commune": "Gap", "eligibility_basis": "asylum", "referrer_type": "",
-            "referrer_name": "CADA Gap", "eligibility_verified_on": date.today().isoformat(),
+            "referrer_name": "CADA Gap", "eligibility_verified_on": clock.today().isoformat(),
             "need_connection": "y", "autonomy": ["0"], "notes": "Préfère le matin", "notice_given": "y",
             "confirm_duplicate": "y"}
 
@@ -111,7 +112,7 @@ def parcours(ids, n):
 
 
 def session(ids, n, day=None):
-    return {"day": (day or date.today()).isoformat(), "start_time": "14:00", "duration": "1 h 30",
+    return {"day": (day or clock.today()).isoformat(), "start_time": "14:00", "duration": "1 h 30",
             "commune": "Névache", "venue": "Salle des fêtes", "host_relay_id": ids["relay_id"],
             "facilitator_id": ids["volunteer_id"], "capacity": "10", "laptops_planned": "0",
             "notes": "Apporter une rallonge"}
@@ -150,7 +151,7 @@ FORMS = [
     Form("/workshops/parcours/<int:parcours_id>/sessions/new", VOL, session,
          markup=("commune", "venue")),
     Form("/workshops/sessions/<int:session_id>/edit", VOL,
-         lambda ids, n: session(ids, n, date.today() - timedelta(days=1)),
+         lambda ids, n: session(ids, n, clock.today() - timedelta(days=1)),
          shows=("/workshops/sessions/<int:session_id>", "/workshops/sessions/<int:session_id>/sheet"),
          markup=("commune", "venue", "notes")),
     Form("/workshops/sessions/<int:session_id>/duplicate", VOL),

@@ -1,13 +1,15 @@
 """The loaned-laptop fleet: the coordinator's records, the fleet page (no names), booking a free slot
 (refusals, all or nothing, two clicks at once), hand-out on the day, the return (reset or repair),
 page and fragment for each change, and a session that cannot move onto another booking."""
-from datetime import date, time, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 from types import SimpleNamespace
 
 import pytest
 from markupsafe import escape
 from sqlalchemy import func, select
 
+from portal import clock
 from portal.extensions import db
 from portal.laptops.models import Laptop, LaptopLoan
 from portal.laptops.operations import LaptopRefused, book_laptops, hand_out_laptops, return_laptop
@@ -17,8 +19,10 @@ from portal.workshops.models import WorkshopSession
 from portal.workshops.operations import enrol
 from tests.test_sales_core import run_concurrently
 
+pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
+
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
-YESTERDAY = date.today() - timedelta(days=1)
+YESTERDAY = datetime.now(ZoneInfo("Europe/Paris")).date() - timedelta(days=1)  # the portal's day
 
 
 def html(text: str) -> str:
@@ -237,7 +241,7 @@ def test_the_hand_out_lends_the_booked_laptops(client, login, fleet):
 
 
 def test_the_hand_out_waits_for_the_day_and_for_the_last_return(client, login, fleet):
-    later = fleet.plan(0, day=date.today() + timedelta(days=7))
+    later = fleet.plan(0, day=clock.today() + timedelta(days=7))
     book_laptops(later, [fleet.laptops[0].id], fleet.volunteers[0])
     login(fleet.volunteers[0])
     r = client.post(f"/laptops/sessions/{later.id}/hand-out", headers=PARTIAL)
@@ -312,8 +316,8 @@ def test_a_session_cannot_move_onto_another_booking_of_its_laptops(client, login
 
 def test_the_fleet_page_tells_where_each_laptop_is_and_names_no_one(client, login_as, fleet, make_beneficiary,
                                                                     make_user):
-    own = fleet.plan(0, day=date.today() + timedelta(days=2))
-    other = fleet.plan(1, day=date.today() + timedelta(days=3))
+    own = fleet.plan(0, day=clock.today() + timedelta(days=2))
+    other = fleet.plan(1, day=clock.today() + timedelta(days=3))
     person = make_beneficiary(fleet.relays[0], "Олена", "Шевченко")
     enrol(fleet.parcours[0], person.id, fleet.relays[0].id, fleet.volunteers[0])
     book_laptops(own, [fleet.laptops[0].id], fleet.volunteers[0])

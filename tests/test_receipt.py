@@ -8,6 +8,7 @@ import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
+from portal import clock
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.ledger.operations import short_fingerprint
@@ -17,6 +18,8 @@ from portal.sales.operations import LineRequest, PaymentRequest, record_sale, vo
 from portal.security import Role
 from portal.stock.models import SerialItem
 from tests.test_pdf import pdf_font_names
+
+pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
 
 LEGAL = "Association loi 1901 non assujettie à la TVA (art. 261-7-1° du CGI)."
 
@@ -28,7 +31,7 @@ def shop(make_relay, make_user, make_product, make_beneficiary):
     relay = make_relay(name="Secours Populaire Gap", address="8 rue de la Paix, 05000 Gap", legal_mention=LEGAL)
     volunteer = make_user(Role.VOLUNTEER, relay=relay, display_name="Marie Dupont")
     manager = make_user(Role.MANAGER, relay=relay, display_name="Karim Benali")
-    person = make_beneficiary(relay, "Олена", "Шевченко", eligible_on=date.today())
+    person = make_beneficiary(relay, "Олена", "Шевченко", eligible_on=clock.today())
     sim = make_product([relay], stock=10, name="Carte SIM prépayée", price=500, reference=1500)
     recharge = make_product([relay], stock=10, name="Recharge 10 €", category="recharge", price=1000,
                             reference=1000)
@@ -156,7 +159,7 @@ def test_the_relay_chooses_a5_or_the_80mm_roll(sale, shop, page_size, width_mm):
 
 def test_an_arabic_name_is_drawn_with_the_regular_face_only(shop, make_beneficiary):
     relay, volunteer, _, _, sim, _ = shop
-    person = make_beneficiary(relay, "محمد", "نادری", eligible_on=date.today())
+    person = make_beneficiary(relay, "محمد", "نادری", eligible_on=clock.today())
     sale = record_sale(volunteer, uuid.uuid4().hex, [LineRequest(sim.id)], [PaymentRequest("cash", 500)], person.id)
     fonts = pdf_font_names(render_pdf("pdf/receipt.html", **receipt_context(sale, 0)))
     arabic = {font for font in fonts if "Arabic" in font}

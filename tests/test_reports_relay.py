@@ -9,15 +9,18 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import update
 
+from portal import clock
 from portal.cash.operations import close_day
 from portal.extensions import db
 from portal.ledger.operations import verify_relay
 from portal.sales.models import Sale
-from portal.sales.operations import PaymentRequest, local_today, void_sale
+from portal.sales.operations import PaymentRequest, void_sale
 from portal.security import Role
 from portal.templating import local_date, money
 from portal.workshops.operations import record_attendance
 from tests.test_cash import nothing_counted, sell, utc
+
+pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
 
 
 def norm(fragment: str) -> str:
@@ -48,7 +51,7 @@ def shop(make_user, make_product, make_beneficiary):
     manager = make_user(Role.MANAGER, display_name="Karim Benali")
     relay = manager.relay
     volunteer = make_user(Role.VOLUNTEER, relay=relay)
-    people = [make_beneficiary(relay, first, last, eligible_on=local_today())
+    people = [make_beneficiary(relay, first, last, eligible_on=clock.today())
               for first, last in (("Amina", "Diallo"), ("Yonas", "Tesfay"), ("Олена", "Шевченко"))]
     sim = make_product([relay], stock=10, name="SIM prépayée", price=500, reference=1500)
     free = make_product([relay], stock=3, name="SIM d'urgence", category="free_sim", price=0, reference=1000)
@@ -61,7 +64,7 @@ def month_of_activity(shop, make_parcours, make_workshop_session):
     and a free SIM, closed 2 € short with a reason, and a 2-hour workshop with two people present.
     Yesterday: a SIM by card, not closed. Today: the void of the 2 SIMs."""
     relay, manager, volunteer, (amina, yonas, olena), sim, free = shop
-    today = local_today()
+    today = clock.today()
     d0, d1, d2 = today - timedelta(days=3), today - timedelta(days=2), today - timedelta(days=1)
     sell(volunteer, amina, sim, [PaymentRequest("cash", 1500)], 3, at=utc(d0, 10))
     close_day(manager, d0, nothing_counted(cash=1500), {}, "")
@@ -84,7 +87,7 @@ def page(client, login, shop, month_of_activity):
     start = month_of_activity["days"][1]
 
     def get():
-        response = client.get(f"/reports/relays/{relay.id}?period=custom&start={start}&end={local_today()}")
+        response = client.get(f"/reports/relays/{relay.id}?period=custom&start={start}&end={clock.today()}")
         assert response.status_code == 200
         return response.text
     return get
@@ -156,11 +159,11 @@ def test_twelve_months_as_a_small_accessible_chart(page):
 @pytest.mark.parametrize("days, silent", [(14, False), (15, True)])
 def test_a_relay_without_activity_for_too_long_is_flagged(client, login, make_user, make_beneficiary, days, silent):
     manager = make_user(Role.MANAGER)
-    make_beneficiary(manager.relay, created_at=utc(local_today() - timedelta(days=days), 10))
+    make_beneficiary(manager.relay, created_at=utc(clock.today() - timedelta(days=days), 10))
     login(manager)
     text = client.get(f"/reports/relays/{manager.relay_id}").text
     assert ("Silencieuse" in text) is silent
-    assert state(text, "Dernière activité").startswith(norm(f": {local_date(local_today() - timedelta(days=days))}"))
+    assert state(text, "Dernière activité").startswith(norm(f": {local_date(clock.today() - timedelta(days=days))}"))
 
 
 def test_a_relay_that_never_did_anything_is_flagged(client, login, make_user):

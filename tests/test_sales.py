@@ -5,6 +5,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from portal import clock
 from portal.extensions import db
 from portal.sales.models import Sale
 from portal.security import Role
@@ -18,7 +19,7 @@ PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
 def counter(make_user, make_product, make_beneficiary, login):
     """A volunteer logged in at a relay with a SIM (10 in stock) and an eligible person."""
     volunteer = make_user(Role.VOLUNTEER)
-    person = make_beneficiary(volunteer.relay, "Олена", "Шевченко", eligible_on=date.today())
+    person = make_beneficiary(volunteer.relay, "Олена", "Шевченко", eligible_on=clock.today())
     sim = make_product([volunteer.relay], stock=10, code="SIM5", name="Carte SIM", price=500, reference=1000)
     login(volunteer)
     return volunteer, person, sim

@@ -2,11 +2,14 @@
 a tamper-evident ledger — on SQLite and PostgreSQL."""
 import threading
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from sqlalchemy import delete, func, select, update
 
+from portal import clock
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry, LedgerHead
 from portal.ledger import operations as ledger_operations
@@ -19,6 +22,8 @@ from portal.stock.models import StockMovement
 from portal.stock.operations import stock_level
 from portal.users.models import User
 
+pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
+
 
 @pytest.fixture
 def shop(make_user, make_product, make_beneficiary):
@@ -26,7 +31,7 @@ def shop(make_user, make_product, make_beneficiary):
     volunteer = make_user(Role.VOLUNTEER)
     relay = volunteer.relay
     manager = make_user(Role.MANAGER, relay=relay)
-    person = make_beneficiary(relay, "Олена", "Шевченко", eligible_on=date.today())
+    person = make_beneficiary(relay, "Олена", "Шевченко", eligible_on=clock.today())
     sim = make_product([relay], stock=10, name="Carte SIM", price=500, reference=1000)
     recharge = make_product([relay], stock=100, name="Recharge 10 €", category="recharge", price=1000,
                             reference=1000)
@@ -45,7 +50,7 @@ def cash(amount, given=None):
 def test_a_sale_is_numbered_moves_stock_and_is_sealed(shop):
     volunteer, _, person, sim, recharge = shop
     sale = sell(volunteer, person, (sim, 1), (recharge, 1), pay=cash(1500, 2000))
-    year = sales.local_today().year
+    year = clock.today().year
     assert sale.number == f"{volunteer.relay.code}-{year}-000001"
     assert sale.total_cents == 1500 and sale.change_cents == 500 and sale.reference_total_cents == 2000
     assert stock_level(volunteer.relay_id, sim.id) == 9
@@ -182,7 +187,7 @@ def test_eligibility_is_required_and_must_be_valid(shop, make_beneficiary):
     volunteer, _, person, sim, _ = shop
     with pytest.raises(SaleRefused, match="réservé aux personnes éligibles"):
         sell(volunteer, None, (sim, 1), pay=cash(500))
-    person.eligibility_until = date.today() - timedelta(days=1)
+    person.eligibility_until = clock.today() - timedelta(days=1)
     db.session.commit()
     with pytest.raises(SaleRefused, match="a expiré le"):
         sell(volunteer, person, (sim, 1), pay=cash(500))
@@ -211,6 +216,22 @@ def test_recharges_are_capped_per_month(shop):
     sell(volunteer, person, (recharge, 3), pay=cash(3000))
     with pytest.raises(SaleRefused, match="plafonnées à 30,00 €"):
         sell(volunteer, person, (recharge, 1), pay=cash(1000))
+
+
+def test_the_recharge_cap_counts_the_local_month(shop):
+    volunteer, _, person, _, recharge = shop
+    # 28 February, 20:00 in Paris: 30 € of recharges; the portal's March starts at 00:00 Paris,
+    # when it is still 28 February in UTC
+    with time_machine.travel(datetime(2027, 2, 28, 20, 0, tzinfo=ZoneInfo("Europe/Paris")), tick=False):
+        person.eligibility_until = date(2027, 12, 31)
+        db.session.commit()
+        sell(volunteer, person, (recharge, 3), pay=cash(3000))
+    with time_machine.travel(datetime(2027, 3, 1, 0, 30, tzinfo=ZoneInfo("Europe/Paris")), tick=False):
+        assert sell(volunteer, person, (recharge, 1), pay=cash(1000)).number.endswith("-2027-000002")
+    with time_machine.travel(datetime(2027, 3, 31, 23, 30, tzinfo=ZoneInfo("Europe/Paris")), tick=False):
+        sell(volunteer, person, (recharge, 2), pay=cash(2000))
+        with pytest.raises(SaleRefused, match="déjà 30,00 € ce mois-ci"):
+            sell(volunteer, person, (recharge, 1), pay=cash(1000))
 
 
 @pytest.mark.parametrize("payments, message", [
@@ -337,7 +358,7 @@ def test_no_sale_nor_void_on_a_closed_day(shop):
 
     volunteer, manager, person, sim, _ = shop
     sale = sell(volunteer, person, (sim, 1), pay=cash(500))
-    today = sales.local_today()
+    today = clock.today()
     close_day(manager, today, day_summary(volunteer.relay_id, today)["expected"], {}, "")
     with pytest.raises(SaleRefused, match="est clôturée"):
         sell(volunteer, person, (sim, 1), pay=cash(500))

@@ -6,14 +6,15 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from portal import clock
 from portal.beneficiaries.models import Beneficiary
 from portal.cash.models import CashClosing
-from portal.database import local_day
+from portal.clock import local_day
 from portal.extensions import db
 from portal.relays.models import Relay, Territory
 from portal.reports.queries import relay_figures
 from portal.sales.models import Payment, ReceiptCounter, Sale, SaleLine
-from portal.sales.operations import local_today, receipt_number
+from portal.sales.operations import receipt_number
 from portal.workshops.models import Attendance
 from tests.test_reports import recomputed_rows, summary_rows
 
@@ -65,7 +66,7 @@ def test_seed_volume_writes_exact_report_figures(app, runner):
 
     # the dashboard's figures equal counts of the raw rows, over the whole year and over a period
     # whose edges cut months (monthly rows for whole months, daily rows for the edge days)
-    today = local_today()
+    today = clock.today()
     ids = [r.id for r in relays]
     for start, end in ((today - timedelta(days=400), today),
                        (today - timedelta(days=200), today - timedelta(days=17))):

@@ -2,7 +2,8 @@
 attendance in one click (page, fragment, no-JS), the mobile team's scope, the printed sheet, the
 person's profile and the demo."""
 import io
-from datetime import date, time, timedelta
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from pypdf import PdfReader
@@ -20,8 +21,10 @@ from portal.workshops.operations import WorkshopRefused, enrol, record_attendanc
 from portal.workshops.queries import parcours_people
 from tests.test_receipt import assert_plain
 
+pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
+
 PARTIAL = {"HX-Request": "true", "HX-Request-Type": "partial"}
-TODAY = date.today()
+TODAY = datetime.now(ZoneInfo("Europe/Paris")).date()  # the portal's day (TIMEZONE), not the machine's
 
 
 @pytest.fixture

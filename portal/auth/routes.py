@@ -7,7 +7,7 @@ from flask_login import current_user, login_required, login_user, logout_user
 
 from .. import htmx
 from ..audit.operations import client_ip, record_event
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db, login_manager
 from ..users.models import User
 from .forms import ChangePasswordForm, LoginForm
@@ -82,7 +82,6 @@ def login():
         return htmx.render("auth/login.html", "form", form=form, status=422)
     session.clear()  # no fixation: a fresh session for the logged-in user
     login_user(user)
-    session.permanent = True
     session["seen"] = int(time.time())
     user.last_login_at = utcnow()
     record_event("login.success", subject=f"user:{user.id}", email=user.email, actor=user)

@@ -5,7 +5,7 @@ from flask import current_app
 from sqlalchemy import func, select
 
 from ..audit.models import AuditEvent
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 

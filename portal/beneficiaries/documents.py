@@ -3,6 +3,7 @@ from datetime import date
 
 from flask import current_app
 
+from .. import clock
 from ..certificates.operations import person_certificates
 from ..templating import local_date, local_datetime
 from ..workshops.forms import format_duration
@@ -113,7 +114,7 @@ def export_context(person: Beneficiary) -> dict:
                      _section("Autonomie numérique", autonomy), _workshops_section(*workshops)],
         "history": [{"date": _printable(h["date"]), "action": h["action"], "detail": h["détail"]}
                     for h in history],
-        "issued_on": local_date(date.today(), "d MMMM y"),
+        "issued_on": local_date(clock.today(), "d MMMM y"),
     }
 
 

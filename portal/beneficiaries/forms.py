@@ -1,11 +1,11 @@
 """The onboarding and edit form of a person, with French messages next to each field."""
 import re
-from datetime import date
 
 import phonenumbers
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from .. import clock
 from ..forms import Form, MultiCheckboxField, no_hidden_characters, strip
 
 ELIGIBILITY_BASES = [
@@ -71,7 +71,7 @@ def valid_phone(form, field):
 def plausible_birth_year(form, field):
     if not field.data:
         return
-    this_year = date.today().year
+    this_year = clock.today().year
     if not field.data.isdigit():
         raise ValidationError("Saisissez l'année en chiffres, par exemple 1987.")
     if not this_year - 110 <= int(field.data) <= this_year - 10:
@@ -79,7 +79,7 @@ def plausible_birth_year(form, field):
 
 
 def not_in_future(form, field):
-    if field.data and field.data > date.today():
+    if field.data and field.data > clock.today():
         raise ValidationError("La date ne peut pas être dans le futur.")
 
 

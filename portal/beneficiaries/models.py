@@ -4,7 +4,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 # Byte order on PostgreSQL too, so that prefix ranges on search tokens use the index.

@@ -6,7 +6,7 @@ from flask import current_app
 from sqlalchemy import delete, select
 
 from ..audit.operations import record_event
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db
 from ..reports.operations import count_onboarding
 from .models import Beneficiary, BeneficiaryEvent, BeneficiaryToken

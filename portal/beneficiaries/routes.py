@@ -1,11 +1,11 @@
 """People of a relay: onboarding, search, profile, edit, eligibility, access and erasure rights."""
 import json
-from datetime import date
 
 from flask import Blueprint, Response, abort, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
+from .. import clock
 from .. import htmx
 from ..audit.operations import record_event
 from ..certificates.operations import person_certificates
@@ -37,7 +37,7 @@ def index():
     people, total = search(current_user.relay_id, query, parse_phone(query), page, per_page)
     pages = max((total + per_page - 1) // per_page, 1)
     return htmx.render("beneficiaries/index.html", "results", people=people, total=total,
-                       query=query, page=page, pages=pages, today=date.today(),
+                       query=query, page=page, pages=pages, today=clock.today(),
                        warning_days=current_app.config["ELIGIBILITY_WARNING_DAYS"])
 
 
@@ -47,7 +47,7 @@ def new():
     # A GET with the names in its query string is the duplicate check (a page, or a fragment).
     form = BeneficiaryForm(request.args) if request.method == "GET" and request.args else BeneficiaryForm()
     if request.method == "GET" and not request.args:
-        form.eligibility_verified_on.data = date.today()
+        form.eligibility_verified_on.data = clock.today()
     duplicates = _duplicates(form)
     if request.method == "GET":
         return htmx.render("beneficiaries/new.html", "duplicates", form=form, duplicates=duplicates)
@@ -71,7 +71,7 @@ def show(beneficiary_id: int):
     person = get_scoped_or_404(Beneficiary, beneficiary_id)
     sales = db.session.scalars(select(Sale).where(Sale.beneficiary_id == person.id).order_by(Sale.id.desc())).all()
     enrolments, marks = person_workshops(person.id)
-    return htmx.render("beneficiaries/show.html", person=person, sales=sales, today=date.today(),
+    return htmx.render("beneficiaries/show.html", person=person, sales=sales, today=clock.today(),
                        enrolments=enrolments, marks=marks, certificates=person_certificates(person.id),
                        warning_days=current_app.config["ELIGIBILITY_WARNING_DAYS"],
                        bases=dict(ELIGIBILITY_BASES), referrers=dict(REFERRER_TYPES),
@@ -105,7 +105,7 @@ def edit(beneficiary_id: int):
 @roles_required(*RELAY_ROLES)
 def renew(beneficiary_id: int):
     person = _living(beneficiary_id)
-    refusal = operations.renew_eligibility(person, current_user, date.today())
+    refusal = operations.renew_eligibility(person, current_user, clock.today())
     if refusal:
         flash(refusal, "error")
     else:
@@ -207,6 +207,6 @@ def _apply(form: BeneficiaryForm, person: Beneficiary) -> list[str]:
         else:
             person.eligibility_verified_on = person.eligibility_until = None
     if form.notice_given.data and not person.notice_given_on:
-        person.notice_given_on = date.today()
+        person.notice_given_on = clock.today()
         person.notice_version = current_app.config["NOTICE_VERSION"]
     return sorted(set(changed))

@@ -4,7 +4,7 @@ from datetime import date, datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 # Counted at closing; free sales ("free") bring no money. The order of the forms and reports.

@@ -5,13 +5,14 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import begin_write, day_bounds, local_day, utcnow
+from ..database import begin_write
+from ..clock import day_bounds, local_day, utcnow
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
 from ..reports.operations import count_closing
 from ..relays.models import Relay
 from ..sales.models import Payment, Sale
-from ..sales.operations import local_today
+from .. import clock
 from ..security import Role
 from .models import COUNTED_METHODS, CashClosing
 
@@ -116,7 +117,7 @@ def closing_problem(relay_id: int, day: date) -> str | None:
     """Why `day` cannot be closed (in French), or None. Refused: a future day, a closed day, and any
     day out of order — the running grand total adds the days one after the other, so days are
     closed oldest first and none is skipped."""
-    if day > local_today():
+    if day > clock.today():
         return "On ne peut pas clôturer une journée à venir."
     if _closing_of(relay_id, day):
         return "Cette journée est déjà clôturée."
@@ -146,7 +147,7 @@ def unclosed_days(relay_id: int) -> list[date]:
     if last_closed:
         # Days are closed in order: only the days after the last closing can be open.
         query = query.where(Sale.created_at >= day_bounds(last_closed)[1])
-    today = local_today()
+    today = clock.today()
     return sorted({d for d in map(local_day, db.session.scalars(query)) if d <= today})
 
 

@@ -10,7 +10,7 @@ from .. import htmx
 from ..extensions import db
 from ..forms import record_id
 from ..sales.models import PAYMENT_METHODS
-from ..sales.operations import local_today
+from .. import clock
 from ..security import Role, get_scoped_or_404, roles_required, scoped
 from . import documents
 from .forms import COUNT_FIELDS, ClosingForm
@@ -36,7 +36,7 @@ def index():
 @roles_required(Role.MANAGER)
 def close():
     day = _day_asked()
-    if day > local_today():
+    if day > clock.today():
         flash("On ne peut pas clôturer une journée à venir.", "error")
         return htmx.redirect_to(url_for("cash.index"))
     closed = db.session.scalar(select(CashClosing).where(CashClosing.relay_id == current_user.relay_id,
@@ -97,7 +97,7 @@ def _day_asked() -> date:
     """?day=YYYY-MM-DD (today when absent); 404 for anything else."""
     text = request.args.get("day", "")
     if not text:
-        return local_today()
+        return clock.today()
     try:
         return date.fromisoformat(text)
     except ValueError:

@@ -3,16 +3,15 @@ import json
 import re
 import secrets
 import unicodedata
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date
 
-from flask import current_app
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import joinedload
 
 from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
-from ..database import begin_write, utcnow
+from ..clock import local_day, utcnow
+from ..database import begin_write
 from ..extensions import db
 from ..workshops.models import Attendance, Enrolment, Parcours, WorkshopSession
 from .models import Certificate
@@ -161,7 +160,7 @@ def _issue(parcours: Parcours, person: Beneficiary, sessions: list[WorkshopSessi
            latest: dict[int, Certificate], user) -> Certificate:
     """The latest certificate if it certifies these very facts, else a new one (flushed, not committed)."""
     at = utcnow()
-    facts = _facts(parcours, sessions, _local_date(at))
+    facts = _facts(parcours, sessions, local_day(at))
     previous = latest.get(person.id)
     if previous and _certified(previous.facts) == _certified(facts):
         return previous
@@ -173,7 +172,7 @@ def _issue(parcours: Parcours, person: Beneficiary, sessions: list[WorkshopSessi
         content=json.dumps(facts, ensure_ascii=False), issued_at=at, issued_by_id=user.id if user else None)
     db.session.add(certificate)
     db.session.flush()
-    certificate.number = f"ATT-{_local_date(at).year}-{certificate.id:05d}"
+    certificate.number = f"ATT-{local_day(at).year}-{certificate.id:05d}"
     record_event("certificate.issue", subject=f"certificate:{certificate.id}",
                  detail=f"parcours:{parcours.id} beneficiary:{person.id} {certificate.number}", actor=user)
     return certificate
@@ -219,11 +218,6 @@ def _new_code() -> str:
         code = f"{raw[:5]}-{raw[5:]}"
         if not db.session.scalar(select(Certificate.id).where(Certificate.code == code)):
             return code
-
-
-def _local_date(at: datetime) -> date:
-    """The date in the portal's time zone of a naive UTC time."""
-    return at.replace(tzinfo=UTC).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
 
 
 def _lock(parcours: Parcours) -> None:

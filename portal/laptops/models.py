@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 # A laptop is "loaned" from the moment it is handed out for a session until its return is recorded.

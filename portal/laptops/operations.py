@@ -5,9 +5,10 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.operations import record_event
-from ..database import begin_write, utcnow
+from ..database import begin_write
+from ..clock import utcnow
 from ..extensions import db
-from ..sales.operations import local_today
+from .. import clock
 from ..workshops.models import WorkshopSession
 from ..workshops.operations import WorkshopRefused
 from .forms import RESET_REQUIRED, STATES_BY_HAND, TAG_TAKEN
@@ -100,7 +101,7 @@ def unbook_laptop(session: WorkshopSession, laptop_id: int, user) -> Laptop:
 def hand_out_laptops(session: WorkshopSession, user) -> list[Laptop]:
     """On the session's day (or after), hand out all its booked laptops — or none, when one is in
     repair or still out for another session."""
-    if session.day > local_today():
+    if session.day > clock.today():
         raise LaptopRefused("La séance n'a pas encore eu lieu : les ordinateurs se remettent le jour même.")
     begin_write()
     try:
@@ -138,7 +139,7 @@ def return_laptop(session: WorkshopSession, laptop_id: int, user, reset_done: bo
                   needs_repair: bool = False) -> Laptop:
     """Record a laptop's return from the session (even if its hand-out was not recorded): reset,
     or sent to repair; it is then available again unless it is to be repaired."""
-    if session.day > local_today():
+    if session.day > clock.today():
         raise LaptopRefused("La séance n'a pas encore eu lieu : aucun retour à enregistrer.")
     if not reset_done and not needs_repair:
         raise LaptopRefused(RESET_REQUIRED)

@@ -7,7 +7,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
 from ..extensions import db
-from ..sales.operations import local_today
+from .. import clock
 from ..security import scope_clause, scoped
 from ..workshops.forms import MAX_DURATION, format_clock
 from ..workshops.models import WorkshopSession
@@ -92,7 +92,7 @@ def session_laptops_context(session: WorkshopSession, laptops_error: str | None 
         .where(LaptopLoan.session_id == session.id).order_by(Laptop.tag)).all()
     organiser = current_user.relay_id == session.relay_id
     at_session = organiser or current_user.relay_id == session.host_relay_id
-    on_the_day = at_session and session.day <= local_today()
+    on_the_day = at_session and session.day <= clock.today()
     return_forms = {}
     if on_the_day:
         return_forms = {loan.laptop_id: ReturnForm(loan.laptop_id, formdata=None)

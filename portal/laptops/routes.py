@@ -6,7 +6,7 @@ from flask import Blueprint, abort, flash, url_for
 from flask_login import current_user
 
 from .. import htmx
-from ..sales.operations import local_today
+from .. import clock
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required
 from ..workshops.models import WorkshopSession
 from ..workshops.routes import organised_session, session_page
@@ -30,7 +30,7 @@ bp.after_request(no_store)  # a refusal answers with the session's page, which n
 @roles_required(*STAFF)
 def index():
     laptops = fleet()
-    loans = current_or_next_loans(local_today())
+    loans = current_or_next_loans(clock.today())
     return htmx.render("laptops/index.html", laptops=laptops, loans=loans, states=LAPTOP_STATES,
                        counts=Counter(laptop.state for laptop in laptops),
                        openable=sessions_to_open({loan.session_id for loan in loans.values()}))

@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db
 
 

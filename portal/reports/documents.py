@@ -6,7 +6,7 @@ from datetime import date
 from flask import current_app
 
 from ..relays.models import Relay
-from ..sales.operations import local_today
+from .. import clock
 from ..templating import local_date, number
 from .exports import months
 from .forms import Period
@@ -41,7 +41,7 @@ def activity_report_context(scope: str, relays: list[Relay], period: Period, pre
         "relays": [_row(relay.name, now[relay.id]) for relay in relays],
         "total": _row("Total", total) if len(relays) > 1 else None,
         "small_count": small,
-        "printed_on": local_date(local_today()),
+        "printed_on": local_date(clock.today()),
     }
 
 

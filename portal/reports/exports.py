@@ -5,15 +5,15 @@ import io
 from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, timedelta
-from zoneinfo import ZoneInfo
 
-from flask import Response, current_app, stream_with_context
+from flask import Response, stream_with_context
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import aliased
 
 from ..beneficiaries.models import Beneficiary
 from ..catalogue.models import CATEGORIES
-from ..database import day_bounds
+from .. import clock
+from ..clock import day_bounds
 from ..extensions import db
 from ..relays.models import Relay
 from ..sales.models import PAYMENT_METHODS, Payment, Sale
@@ -117,7 +117,7 @@ def journal_rows(relay_ids: list[int], period: Period):
     file is sent), then the batch's payments."""
     start, end = day_bounds(period.start)[0], day_bounds(period.end)[1]
     voided = aliased(Sale)
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    zone = clock.zone()
     relays = db.session.execute(select(Relay.id, Relay.name).where(Relay.id.in_(relay_ids))
                                 .order_by(Relay.name, Relay.id)).all()
     yield JOURNAL_HEADER

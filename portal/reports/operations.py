@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ..database import day_bounds, local_day
+from ..clock import day_bounds, local_day
 from ..extensions import db
 from .models import DAY, MONTH, SPANS, YEAR
 

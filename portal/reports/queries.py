@@ -12,10 +12,10 @@ from ..cash.models import CashClosing
 from ..cash.models import COUNTED_METHODS
 from ..catalogue.models import DEVICE_CATEGORIES
 from ..certificates.models import Certificate
-from ..database import day_bounds
+from ..clock import day_bounds
 from ..extensions import db
 from ..relays.models import Relay
-from ..sales.operations import local_today
+from .. import clock
 from ..sales.models import Sale
 from ..workshops.models import WorkshopSession
 from .models import SPANS, DailyActivity, MonthlyActivity, Span
@@ -80,7 +80,7 @@ def relay_figures(relay_ids: list[int], start: date, end: date) -> dict[int, Fig
     figures = {relay_id: Figures() for relay_id in relay_ids}
     if not relay_ids:
         return figures
-    pieces = split_period(start, end, open_end=end >= local_today())
+    pieces = split_period(start, end, open_end=end >= clock.today())
     for relay_id, figure, key, count, cents in _activity(relay_ids, pieces):
         _apply(figures[relay_id], figure, key, count, cents)
     for relay_id, kind, people in _people(relay_ids, pieces):

@@ -11,7 +11,7 @@ from ..ledger.operations import verify_relay
 from ..pdf import html_twin, pdf_response
 from ..relays.models import Relay
 from ..sales.models import PAYMENT_METHODS
-from ..sales.operations import local_today
+from .. import clock
 from ..security import Role, get_scoped_or_404, roles_required, scoped
 from ..stock.queries import relay_stock
 from . import display, documents, exports
@@ -31,7 +31,7 @@ VIEWS = {"activity": "Activité", "categories": "Ventes par catégorie", "paymen
 @roles_required(*READERS)
 def index():
     form = PeriodForm(request.args)
-    period = form.chosen(local_today())
+    period = form.chosen(clock.today())
     view = request.args.get("view") if request.args.get("view") in VIEWS else "activity"
     relays = _reported_relays()
     if period is None:
@@ -53,7 +53,7 @@ def index():
 def relay(relay_id: int):
     relay = get_scoped_or_404(Relay, relay_id)
     form = PeriodForm(request.args)
-    today = local_today()
+    today = clock.today()
     period = form.chosen(today)
     if period is None:
         return htmx.render("reports/relay.html", form=form, relay=relay, period=None, status=422)
@@ -75,7 +75,7 @@ def relay(relay_id: int):
 def _asked_period() -> tuple[str, Period | None]:
     """The kind of period and the period of the request (the dashboard's form), None if invalid."""
     form = PeriodForm(request.args)
-    return form.period.data, form.chosen(local_today())
+    return form.period.data, form.chosen(clock.today())
 
 
 def _reported_relays() -> list[Relay]:

@@ -34,7 +34,9 @@ from ..beneficiaries.queries import CODE_ALPHABET, fold, name_tokens
 from ..cash.models import CashClosing
 from ..cash.operations import COUNTED_METHODS
 from ..catalogue.models import Product, ProductOffer
-from ..database import begin_write, local_day, utcnow
+from ..database import begin_write
+from ..clock import local_day, utcnow
+from ..clock import zone as portal_zone
 from ..extensions import db
 from ..relays.models import Relay, Territory
 from ..sales.models import Payment, ReceiptCounter, Sale, SaleLine
@@ -234,7 +236,7 @@ def seed_volume(relays: int = 100, years: int = 10, sales: int = 3_000_000, seed
     if db.session.scalar(select(Territory.id).where(Territory.name == TERRITORY)):
         raise VolumeRefused(f"Le territoire « {TERRITORY} » existe déjà : volume non ajouté.")
     rng = random.Random(seed)
-    zone = ZoneInfo(current_app.config["TIMEZONE"])
+    zone = portal_zone()
     now = utcnow().replace(microsecond=0)
     today = local_day(now)
     first_day = _years_before(today, years) + timedelta(days=1)

@@ -1,17 +1,18 @@
 """Recording a sale and voiding one: numbering, stock, ledger — one transaction, all or nothing."""
 from dataclasses import dataclass
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import extract, func, select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..beneficiaries.models import Beneficiary
 from ..cash.models import CashClosing
 from ..catalogue.models import Product, ProductOffer
-from ..database import begin_write, utcnow
+from .. import clock
+from ..clock import utcnow
+from ..database import begin_write
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
 from ..relays.models import Relay
@@ -45,15 +46,6 @@ class PaymentRequest:
     cheque_number: str = ""
 
 
-def local_today() -> date:
-    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).date()
-
-
-def _local_year(at: datetime) -> int:
-    """The receipt year: the year in the portal's time zone of a naive UTC time."""
-    return at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).year
-
-
 def record_sale(user, token: str, lines: list[LineRequest], payments: list[PaymentRequest],
                 beneficiary_id: int | None = None, override_reason: str = "", at: datetime | None = None) -> Sale:
     """Record a sale of the user's relay, or return the sale already recorded with `token`.
@@ -68,7 +60,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
         relay_id = user.relay_id
         at = at or utcnow()
         _check_day_open(relay_id, at)
-        counter = _lock_counter(relay_id, _local_year(at))
+        counter = _lock_counter(relay_id, clock.local_day(at).year)  # the receipt year is the local one
         existing = _sale_with_token(token)  # a twin request may have committed while we waited
         if existing:
             db.session.rollback()
@@ -107,7 +99,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
         if existing:
             return existing
         _check_day_open(sale.relay_id, utcnow())
-        counter = _lock_counter(sale.relay_id, local_today().year)
+        counter = _lock_counter(sale.relay_id, clock.today().year)
         db.session.refresh(sale)
         if sale.is_void or sale.voided_by is not None:
             raise SaleRefused("Cette vente est déjà annulée." if sale.voided_by else "Une annulation ne s'annule pas.")
@@ -166,7 +158,7 @@ def _check_day_open(relay_id: int, at: datetime) -> None:
     """Refuse a sale or void on a day whose cash is closed. The relay row is locked first, as the
     closing does, so that a closing and a sale of the same relay take turns."""
     db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
-    day = at.replace(tzinfo=ZoneInfo("UTC")).astimezone(ZoneInfo(current_app.config["TIMEZONE"])).date()
+    day = clock.local_day(at)
     if db.session.scalar(select(CashClosing.id).where(CashClosing.relay_id == relay_id, CashClosing.day == day)):
         raise SaleRefused(f"La caisse du {day:%d/%m/%Y} est clôturée : plus aucune vente ni annulation "
                           "ne peut y être enregistrée.")
@@ -218,7 +210,7 @@ def _check_rights(user, person, products, lines, override_reason: str) -> None:
     if needs_eligibility and person is None:
         raise SaleRefused(f"{needs_eligibility[0].name} est réservé aux personnes éligibles : choisissez la personne.",
                           "beneficiary_id")
-    if needs_eligibility and (not person.eligibility_until or person.eligibility_until < local_today()):
+    if needs_eligibility and (not person.eligibility_until or person.eligibility_until < clock.today()):
         when = f" le {person.eligibility_until:%d/%m/%Y}" if person.eligibility_until else ""
         raise SaleRefused(f"L'éligibilité de {person.full_name} a expiré{when} ou n'a pas été vérifiée : "
                           "renouvelez-la sur sa fiche avant la vente.", "beneficiary_id")
@@ -250,11 +242,13 @@ def _limit_problems(person, products, lines) -> list[str]:
     recharge = sum(line.quantity * products[line.product_id].price_cents for line in lines
                    if products[line.product_id].category == "recharge")
     if recharge:
-        today = local_today()
+        # The local calendar month: a recharge at 00:30 on the 1st (Paris) counts for the new month.
+        month = clock.today().replace(day=1)
+        next_month = (month + timedelta(days=31)).replace(day=1)
         spent = db.session.scalar(
             select(func.coalesce(func.sum(SaleLine.quantity * SaleLine.unit_cents), 0)).join(Sale)
             .where(Sale.beneficiary_id == person.id, SaleLine.category == "recharge",
-                   extract("year", Sale.created_at) == today.year, extract("month", Sale.created_at) == today.month))
+                   Sale.created_at >= clock.local_midnight(month), Sale.created_at < clock.local_midnight(next_month)))
         cap = current_app.config["RECHARGE_MONTHLY_CAP_CENTS"]
         if spent + recharge > cap:
             problems.append(f"Recharges plafonnées à {cap / 100:.2f} € par personne et par mois "

@@ -3,6 +3,7 @@ from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select, update
 
+from .. import clock
 from .. import htmx
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
@@ -15,7 +16,7 @@ from ..stock.models import StockLevel
 from ..stock.operations import serial_in_stock
 from .forms import MAX_LINES, SaleDraft, new_draft, parse_draft
 from .models import PAYMENT_METHODS, Sale
-from .operations import LineRequest, SaleRefused, local_today, record_sale, void_sale
+from .operations import LineRequest, SaleRefused, record_sale, void_sale
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 
@@ -153,7 +154,7 @@ def _screen(draft: SaleDraft, offered: list[tuple[Product, int]], default_paymen
     if not draft.errors.get("cash_given") and draft.cash_given.strip() and not draft.errors.get("pay_cash"):
         change = parse_euros(draft.cash_given) - parse_euros(draft.pay_cash)
     return {"draft": draft, "offered": offered, "person": person, "lines": lines, "total": total,
-            "reference": reference, "change": change, "today": local_today(),
+            "reference": reference, "change": change, "today": clock.today(),
             "warning_days": current_app.config["ELIGIBILITY_WARNING_DAYS"]}
 
 

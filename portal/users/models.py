@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from ..database import utcnow
+from ..clock import utcnow
 from ..extensions import db
 from ..relays.models import Relay, Territory
 from ..security import ROLES, RELAY_ROLES, Role

@@ -1,11 +1,12 @@
 """Forms of the workshops: a parcours, a session (its duration typed "90" or "1 h 30"), and the
 minimal record of a person enrolled on the spot."""
 import re
-from datetime import date, time, timedelta
+from datetime import time, timedelta
 
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField, TimeField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
+from .. import clock
 from ..beneficiaries.forms import has_a_letter, text, valid_phone
 from ..forms import Form, MultiCheckboxField, WholeNumberField, no_hidden_characters, strip
 from .models import LEVELS, THEMES
@@ -62,7 +63,7 @@ class DurationField(StringField):
 
 def plausible_day(form, field):
     # Entered afterwards or planned ahead, but not a typing slip in the year.
-    if field.data and not date.today() - timedelta(days=366) <= field.data <= date.today() + timedelta(days=731):
+    if field.data and not clock.today() - timedelta(days=366) <= field.data <= clock.today() + timedelta(days=731):
         raise ValidationError("Date non plausible : au plus un an avant ou deux ans après aujourd'hui.")
 
 

@@ -7,10 +7,11 @@ from sqlalchemy import delete, inspect, select
 from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.operations import create_beneficiary, touch
-from ..database import begin_write, utcnow
+from ..database import begin_write
+from ..clock import utcnow
 from ..extensions import db
 from ..reports.operations import count_attendance, count_session_change
-from ..sales.operations import local_today
+from .. import clock
 from .models import ATTENDANCE, Attendance, Enrolment, Parcours, WorkshopSession
 from .queries import places_left
 
@@ -102,7 +103,7 @@ def enrol_new_person(parcours: Parcours, person: Beneficiary, host_relay_id: int
     try:
         _lock(parcours)
         _check_places(parcours, host_relay_id)
-        person.notice_given_on = local_today()
+        person.notice_given_on = clock.today()
         person.notice_version = current_app.config["NOTICE_VERSION"]
         # The enrolment waits for the person's insert: create_beneficiary flushes both and its
         # commit is this transaction's only one.
@@ -144,7 +145,7 @@ def record_attendance(session: WorkshopSession, person: Beneficiary, status: str
     """Mark a person of the session's sheet present, absent or excused (again: the last mark wins)."""
     if status not in ATTENDANCE:
         raise WorkshopRefused("Choisissez présent·e, absent·e ou excusé·e.")
-    if status != "excused" and session.day > local_today():
+    if status != "excused" and session.day > clock.today():
         raise WorkshopRefused("La séance n'a pas encore eu lieu : seule une absence excusée peut être notée.")
     begin_write()
     try:

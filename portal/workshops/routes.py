@@ -13,7 +13,7 @@ from ..extensions import db
 from ..forms import record_id
 from ..laptops.queries import session_laptops_context, slot_clash
 from ..relays.models import Relay
-from ..sales.operations import local_today
+from .. import clock
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
 from . import documents, operations
 from .forms import ParcoursForm, QuickPersonForm, SessionForm, format_clock, format_duration
@@ -43,7 +43,7 @@ def index():
     relay_id = None if current_user.works_in_relay else request.args.get("relay", type=record_id)
     relay = get_scoped_or_404(Relay, relay_id) if relay_id else None
     page = max(request.args.get("page", 1, type=record_id), 1)
-    sessions = db.paginate(sessions_list(upcoming, local_today(), facilitator_id, relay_id), page=page,
+    sessions = db.paginate(sessions_list(upcoming, clock.today(), facilitator_id, relay_id), page=page,
                            per_page=SESSIONS_PER_PAGE, error_out=False)
     ended = request.args.get("parcours") == "ended"
     parcours = db.session.scalars(scoped(Parcours).where(Parcours.active == (not ended))
@@ -212,7 +212,7 @@ def _parcours_page(parcours: Parcours, values, form: QuickPersonForm | None = No
     found = search(host.id, query, parse_phone(query), 1, 8)[0] if host and query else []
     sessions, people = parcours.sessions, parcours_people(parcours)
     return {
-        "parcours": parcours, "sessions": sessions, "today": local_today(),
+        "parcours": parcours, "sessions": sessions, "today": clock.today(),
         "present": sessions_attendance([s.id for s in sessions]), "people": people,
         "hosts": hosts, "host": host, "places": {r.id: places_left(parcours.id, r.id) for r in hosts},
         "query": query, "found": [p for p in found if not p.anonymised_at],
@@ -248,8 +248,8 @@ def _next_session(parcours: Parcours) -> WorkshopSession:
     last = parcours.sessions[-1] if parcours.sessions else None
     if last:
         fields = {name: getattr(last, name) for name in operations.COPIED_FIELDS}
-        return WorkshopSession(**fields | {"day": max(last.day + timedelta(days=7), local_today())})
-    return WorkshopSession(parcours_id=parcours.id, relay_id=parcours.relay_id, day=local_today(),
+        return WorkshopSession(**fields | {"day": max(last.day + timedelta(days=7), clock.today())})
+    return WorkshopSession(parcours_id=parcours.id, relay_id=parcours.relay_id, day=clock.today(),
                            host_relay_id=None if parcours.relay.is_mobile_team else parcours.relay_id,
                            duration_minutes=120, commune=parcours.relay.town, capacity=10, laptops_planned=0,
                            facilitator_id=current_user.id)
@@ -296,7 +296,7 @@ def _laptops_stay_free(form: SessionForm, session: WorkshopSession) -> bool:
 def _marks_stay_past(form: SessionForm, session: WorkshopSession) -> bool:
     """A session where people were marked present or absent has taken place: it cannot move to a
     day still to come (its marks would count in the reports ahead of time)."""
-    if session.id is None or form.day.data <= local_today() or not session_marked(session.id):
+    if session.id is None or form.day.data <= clock.today() or not session_marked(session.id):
         return True
     form.day.errors.append("Des présences ou absences sont notées pour cette séance : "
                            "elle ne peut pas passer à une date à venir.")
@@ -308,5 +308,5 @@ def session_page(session: WorkshopSession, error: str | None = None, **laptops) 
     change of its loans shows)."""
     rows = sheet_people(session)
     sheet = {"session": session, "rows": rows, "counts": sheet_counts(rows), "statuses": ATTENDANCE,
-             "today": local_today(), "organiser": session.relay_id == current_user.relay_id, "error": error}
+             "today": clock.today(), "organiser": session.relay_id == current_user.relay_id, "error": error}
     return sheet | session_laptops_context(session, **laptops)

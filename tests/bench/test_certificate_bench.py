@@ -10,10 +10,11 @@ pdf/certificate.html, for the group of 24 and for one certificate, each the medi
 """
 import io
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 
 from pypdf import PdfReader
 
+from portal import clock
 from portal.certificates.documents import TEMPLATE, certificates_context
 from portal.certificates.operations import issue_group
 from portal.pdf import render_pdf
@@ -46,7 +47,7 @@ def test_certificates_render(app, make_relay, make_user, make_beneficiary, make_
                     for name in ("Claire Martin", "Yusuf Ahmadi")]
     parcours = make_parcours(relay, title="Démarches en ligne pas à pas", themes="smartphone,email,procedures,security",
                              planned_sessions=6)
-    first_day = date.today() - timedelta(weeks=7)
+    first_day = clock.today() - timedelta(weeks=7)
     sessions = [make_workshop_session(parcours, day=first_day + timedelta(weeks=week), commune=commune,
                                       facilitator=facilitators[week % 2], duration_minutes=120, capacity=GROUP)
                 for week, commune in enumerate(COMMUNES)]

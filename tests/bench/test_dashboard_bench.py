@@ -41,7 +41,7 @@ from portal.reports.models import (DailyActivity, MonthlyActivity, Participant, 
 from portal.reports.queries import relay_figures
 from portal.reports.volume import TERRITORY, seed_volume
 from portal.sales.models import Payment, Sale, SaleLine
-from portal.sales.operations import local_today
+from portal import clock
 from portal.security import Role
 from portal.users.models import User
 from portal.workshops.models import Attendance, WorkshopSession
@@ -249,7 +249,7 @@ def test_dashboard_latency(dataset, bench_report):
                                                                  Relay.active)).all()
         counts = _counts()
         server = _server_description(backend)
-        today = local_today()
+        today = clock.today()
     client = app.test_client()
     login = client.post("/login", data={"email": COORDINATOR, "password": PASSWORD})
     assert login.status_code == 303, login.status_code

@@ -146,7 +146,7 @@ else:
         from portal.demo import DEMO_PASSWORD, seed_demo
         from portal.extensions import db
         from portal.relays.models import Relay
-        from portal.sales.operations import local_today
+        from portal import clock
         from portal.security import Role
         from portal.stock.operations import deliver
         from portal.users.models import User
@@ -165,7 +165,7 @@ else:
                 people = db.session.scalars(sa.select(Beneficiary).where(
                     Beneficiary.relay_id == user.relay_id, Beneficiary.anonymised_at.is_(None))).all()
                 past = db.session.scalars(sa.select(WorkshopSession).where(
-                    WorkshopSession.host_relay_id == user.relay_id, WorkshopSession.day < local_today())).all()
+                    WorkshopSession.host_relay_id == user.relay_id, WorkshopSession.day < clock.today())).all()
                 sheet = [(s.id, person.id) for s in past for person, _ in sheet_people(s)]
                 volunteers.append({
                     "email": user.email, "product": charger.id, "price": f"{charger.price_cents / 100:.2f}".replace(".", ","),

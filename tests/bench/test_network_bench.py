@@ -164,7 +164,7 @@ def demo(live_server):
     from portal.beneficiaries.queries import fold
     from portal.extensions import db
     from portal.relays.models import Relay
-    from portal.sales.operations import local_today
+    from portal import clock
     from portal.workshops.models import Attendance, WorkshopSession
 
     person = pick_person(live_server)
@@ -173,7 +173,7 @@ def demo(live_server):
         relay_id = db.session.scalar(select(Relay.id).where(Relay.code == "SPFGAP"))
         session_id = db.session.scalar(
             select(WorkshopSession.id).where(WorkshopSession.relay_id == relay_id,
-                                             WorkshopSession.day < local_today())
+                                             WorkshopSession.day < clock.today())
             .where(select(Attendance.id).where(Attendance.session_id == WorkshopSession.id).exists())
             .order_by(WorkshopSession.day.desc()).limit(1))
         return session_id

@@ -8,8 +8,8 @@ here asserts a timing.
 """
 import os
 import uuid
-from datetime import date
 
+from portal import clock
 from portal.extensions import db
 from portal.pdf import render_pdf
 from portal.sales.documents import receipt_context
@@ -34,7 +34,7 @@ def test_receipt_render(app, make_relay, make_user, make_product, make_beneficia
     load_before = os.getloadavg()
     rows = []
     for script, first, last in NAMES:
-        person = make_beneficiary(relay, first, last, eligible_on=date.today())
+        person = make_beneficiary(relay, first, last, eligible_on=clock.today())
         sale = record_sale(volunteer, uuid.uuid4().hex, [LineRequest(sim.id), LineRequest(recharge.id)],
                            [PaymentRequest("cash", 1500, 2000)], person.id)
         for page_size in FORMATS:

@@ -5,10 +5,10 @@ numbers, exact stock, intact ledger), never timings."""
 import os
 import threading
 import time
-from datetime import date
 
 from flask_migrate import upgrade
 
+from portal import clock
 from portal.extensions import db
 from portal.ledger.operations import verify_relay
 from portal.sales.models import Sale
@@ -37,7 +37,7 @@ def _world(app):
     db.session.flush()
     person = Beneficiary(first_name="Олена", last_name="Шевченко", eligibility_basis="asylum")
     create_beneficiary(person, user)
-    verify_eligibility(person, user, date.today())
+    verify_eligibility(person, user, clock.today())
     products = []
     for code, category, price in (("SIM", "sim", 500), ("ACC", "accessory", 200)):
         product = Product(code=code, name=code, category=category, price_cents=price, reference_cents=price * 2)

@@ -30,7 +30,7 @@ from flask_migrate import upgrade
 from portal.beneficiaries.forms import parse_phone
 from portal.beneficiaries.models import Beneficiary, BeneficiaryToken
 from portal.beneficiaries.queries import CODE_ALPHABET, fold, name_tokens, possible_duplicates, search
-from portal.database import utcnow
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.relays.models import Relay, Territory
 from portal.security import Role

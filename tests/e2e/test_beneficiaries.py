@@ -10,8 +10,9 @@ The demo already holds "Олена Шевченко" at Secours Populaire Gap, h
 """
 import io
 import re
-from datetime import date
+from datetime import date, datetime
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
@@ -27,6 +28,11 @@ NOTICE_LINK = "Imprimer la notice d'information"
 CODE = re.compile(r"B-[2-9A-HJKMNP-Z]{4,5}")
 PROFILE_PATH = re.compile(r"/beneficiaries/(\d+)$")
 MARKER = "same document"
+
+
+def portal_today() -> date:
+    """The portal's day (Europe/Paris) on the test run's clock."""
+    return datetime.now(ZoneInfo("Europe/Paris")).date()
 
 
 def set_marker(page) -> None:
@@ -100,7 +106,7 @@ def fill_the_rest(page) -> None:
     """A language, the eligibility (its date defaults to today) and the notice given."""
     page.get_by_role("group", name="Langues parlées").get_by_label("ukrainien", exact=True).check()
     page.get_by_label("Situation ouvrant droit aux tarifs solidaires").select_option(label=ASYLUM)
-    expect(page.get_by_label("Date de la vérification")).to_have_value(date.today().isoformat())
+    expect(page.get_by_label("Date de la vérification")).to_have_value(portal_today().isoformat())
     page.get_by_label("La personne a été informée", exact=False).check()
 
 
@@ -264,7 +270,7 @@ def test_onboarding_journey_without_javascript(page_nojs, axe_check, live_server
 
     page.locator("main").get_by_role("link", name="Nouvelle personne").click()
     expect(page).to_have_url(f"{live_server.url}/beneficiaries/new")
-    expect(page.get_by_label("Date de la vérification")).to_have_value(date.today().isoformat())
+    expect(page.get_by_label("Date de la vérification")).to_have_value(portal_today().isoformat())
 
     # A near-duplicate: nothing happens while typing; the warning comes with the submitted form.
     fill_identity(page, "Mamadou", "diallo")

@@ -65,14 +65,14 @@ def pick_person(live_server) -> dict:
     from flask import current_app
 
     from portal.beneficiaries.models import Beneficiary
-    from portal.database import day_bounds
+    from portal.clock import day_bounds
     from portal.extensions import db
     from portal.relays.models import Relay
     from portal.sales.models import Sale, SaleLine
-    from portal.sales.operations import local_today
+    from portal import clock
 
     def work():
-        today = local_today()
+        today = clock.today()
         start, end = day_bounds(today)
         month_start = day_bounds(today.replace(day=1))[0]
         relay_id = db.session.scalar(select(Relay.id).where(Relay.code == RELAY))
@@ -150,11 +150,11 @@ def sales_with_token(live_server, token: str) -> list[int]:
 def till(live_server, relay_id: int) -> dict:
     """Today, the open days (oldest first) and each one's summary, as the portal computes them."""
     from portal.cash.operations import day_summary, unclosed_days
-    from portal.sales.operations import local_today
+    from portal import clock
 
     def work():
         days = unclosed_days(relay_id)
-        return {"today": local_today(), "open": days, "summary": {d: day_summary(relay_id, d) for d in days}}
+        return {"today": clock.today(), "open": days, "summary": {d: day_summary(relay_id, d) for d in days}}
     return in_app(live_server, work)
 
 
