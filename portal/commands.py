@@ -120,11 +120,12 @@ def seed_volume_command(relays, years, sales, seed):
     in bulk into a migrated database (empty or holding the demo). No stock movements and no ledger
     entries are written: these relays exist to measure reports, their ledgers are not chained
     (verify-ledger reports them as broken). Run it while nobody else writes to the database."""
-    from .reports.volume import VolumeRefused, seed_volume
+    from .errors import Refused
+    from .reports.volume import seed_volume
 
     try:
         totals = seed_volume(relays=relays, years=years, sales=sales, seed=seed, echo=click.echo)
-    except VolumeRefused as refused:
+    except Refused as refused:
         raise click.ClickException(str(refused)) from None
 
     def n(number) -> str:  # 12345 → "12 345"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload
 from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
 from ..database import begin_write, utcnow
+from ..errors import Refused
 from ..extensions import db
 from ..workshops.models import Attendance, Enrolment, Parcours, WorkshopSession
 from .models import Certificate
@@ -27,14 +28,6 @@ ANONYMISED = "Cette fiche a été anonymisée : plus d'attestation possible."
 ISSUE_FACTS = ("place", "issued_on")
 
 
-class CertificateRefused(Exception):
-    """No certificate can be issued; `message` says why in French."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 def issue_certificate(parcours: Parcours, person: Beneficiary, user) -> Certificate:
     """The person's certificate for what they attended: the latest one while the facts are the same,
     a new one otherwise."""
@@ -42,10 +35,10 @@ def issue_certificate(parcours: Parcours, person: Beneficiary, user) -> Certific
     try:
         _lock(parcours)
         if person.anonymised_at:
-            raise CertificateRefused(ANONYMISED)
+            raise Refused(ANONYMISED)
         sessions = _attended_sessions(parcours.id, person.id).get(person.id)
         if not sessions:
-            raise CertificateRefused(NO_ATTENDANCE.format(name=person.full_name))
+            raise Refused(NO_ATTENDANCE.format(name=person.full_name))
         certificate = _issue(parcours, person, sessions, latest_certificates(parcours.id, [person.id]), user)
         db.session.commit()
         return certificate
@@ -66,7 +59,7 @@ def issue_group(parcours: Parcours, user) -> list[Certificate]:
         attended = _attended_sessions(parcours.id)
         people = [person for person in people if attended.get(person.id)]
         if not people:
-            raise CertificateRefused(NOBODY)
+            raise Refused(NOBODY)
         latest = latest_certificates(parcours.id, [person.id for person in people])
         certificates = [_issue(parcours, person, attended[person.id], latest, user) for person in people]
         db.session.commit()

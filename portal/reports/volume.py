@@ -35,6 +35,7 @@ from ..cash.models import CashClosing
 from ..cash.operations import COUNTED_METHODS
 from ..catalogue.models import Product, ProductOffer
 from ..database import begin_write, local_day, utcnow
+from ..errors import Refused
 from ..extensions import db
 from ..relays.models import Relay, Territory
 from ..sales.models import Payment, ReceiptCounter, Sale, SaleLine
@@ -97,10 +98,6 @@ OPEN_SECONDS = sum(end - start for start, end in OPEN)
 LAST_VOID_CLOCK = 19 * 3600
 CLOSING_CLOCK = 19 * 3600 + 1800
 WORKSHOP_START, WORKSHOP_MINUTES = time(14), 120
-
-
-class VolumeRefused(Exception):
-    """The volume cannot be added (in French)."""
 
 
 @dataclass
@@ -232,7 +229,7 @@ def seed_volume(relays: int = 100, years: int = 10, sales: int = 3_000_000, seed
     `years` years up to now. Refused when the territory exists already."""
     started = clock.perf_counter()
     if db.session.scalar(select(Territory.id).where(Territory.name == TERRITORY)):
-        raise VolumeRefused(f"Le territoire « {TERRITORY} » existe déjà : volume non ajouté.")
+        raise Refused(f"Le territoire « {TERRITORY} » existe déjà : volume non ajouté.")
     rng = random.Random(seed)
     zone = ZoneInfo(current_app.config["TIMEZONE"])
     now = utcnow().replace(microsecond=0)
@@ -538,7 +535,7 @@ def _new_code(rng: random.Random, used: set) -> str:
         if code not in used:
             used.add(code)
             return code
-    raise VolumeRefused("Plus de code libre pour les personnes.")
+    raise Refused("Plus de code libre pour les personnes.")
 
 
 class _Active:

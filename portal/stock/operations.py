@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from ..audit.operations import record_event
 from ..catalogue.models import ProductOffer
 from ..database import begin_write
+from ..errors import Refused
 from ..extensions import db
 from .models import SerialItem, StockLevel, StockMovement
 
@@ -66,14 +67,6 @@ def serial_in_stock(relay_id: int, serial: str) -> SerialItem | None:
     )
 
 
-class StockRefused(Exception):
-    """A stock operation that cannot be done; `message` says why in French."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 def deliver(user, relay_id: int, product, note: str, quantity: int, serials: list[str] = (),
             grade: str = "") -> StockMovement:
     """Record a delivery from the coordination: one movement and, for tracked products, one unit
@@ -91,8 +84,8 @@ def deliver(user, relay_id: int, product, note: str, quantity: int, serials: lis
         return movement
     except IntegrityError:
         db.session.rollback()
-        raise StockRefused("Un de ces numéros vient d'être enregistré par ailleurs : "
-                           "vérifiez la liste et recommencez.") from None
+        raise Refused("Un de ces numéros vient d'être enregistré par ailleurs : "
+                      "vérifiez la liste et recommencez.") from None
     except Exception:
         db.session.rollback()
         raise
@@ -106,7 +99,7 @@ def adjust_stock(user, relay_id: int, product, counted: int, reason: str) -> Sto
             select(StockLevel.quantity).where(StockLevel.relay_id == relay_id, StockLevel.product_id == product.id)
             .with_for_update()) or 0
         if counted == current:
-            raise StockRefused(f"Le stock est déjà de {current}.")
+            raise Refused(f"Le stock est déjà de {current}.")
         movement = move_stock(relay_id, product.id, counted - current, "adjustment", user.id, reason=reason)
         record_event("stock.adjustment", subject=f"relay:{relay_id}",
                      detail=f"{product.code} {current} → {counted} : {reason}")
@@ -130,7 +123,7 @@ def transfer_stock(user, source, destination, product, quantity: int) -> None:
     except OutOfStock:
         db.session.rollback()
         left = stock_level(source.id, product.id)
-        raise StockRefused(f"Stock insuffisant à {source.name} : {left} disponible{'s' if left > 1 else ''}.") from None
+        raise Refused(f"Stock insuffisant à {source.name} : {left} disponible{'s' if left > 1 else ''}.") from None
     except Exception:
         db.session.rollback()
         raise

@@ -8,6 +8,7 @@ from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.operations import create_beneficiary, touch
 from ..database import begin_write, utcnow
+from ..errors import Refused
 from ..extensions import db
 from ..reports.operations import count_attendance, count_session_change
 from ..sales.operations import local_today
@@ -17,14 +18,6 @@ from .queries import places_left
 # The fields a duplicated session takes from its model.
 COPIED_FIELDS = ("parcours_id", "relay_id", "host_relay_id", "start_time", "duration_minutes", "commune",
                  "venue", "facilitator_id", "capacity", "laptops_planned", "notes")
-
-
-class WorkshopRefused(Exception):
-    """The change cannot be made; `message` says why in French."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def save_parcours(parcours: Parcours, user) -> None:
@@ -81,9 +74,9 @@ def enrol(parcours: Parcours, beneficiary_id: int, host_relay_id: int, user) -> 
         _lock(parcours)
         person = db.session.get(Beneficiary, beneficiary_id)
         if person is None or person.relay_id != host_relay_id or person.anonymised_at:
-            raise WorkshopRefused("Personne introuvable parmi les personnes de cette structure.")
+            raise Refused("Personne introuvable parmi les personnes de cette structure.")
         if _enrolment(parcours.id, person.id):
-            raise WorkshopRefused(f"{person.full_name} est déjà inscrit·e à ce parcours.")
+            raise Refused(f"{person.full_name} est déjà inscrit·e à ce parcours.")
         _check_places(parcours, host_relay_id)
         db.session.add(Enrolment(parcours_id=parcours.id, beneficiary_id=person.id, enrolled_by_id=user.id))
         touch(person)
@@ -122,13 +115,13 @@ def unenrol(parcours: Parcours, beneficiary_id: int, user) -> None:
     try:
         enrolment = _enrolment(parcours.id, beneficiary_id)
         if enrolment is None:
-            raise WorkshopRefused("Cette personne n'est pas inscrite à ce parcours.")
+            raise Refused("Cette personne n'est pas inscrite à ce parcours.")
         session_ids = select(WorkshopSession.id).where(WorkshopSession.parcours_id == parcours.id)
         marks = select(Attendance).where(Attendance.beneficiary_id == beneficiary_id,
                                          Attendance.session_id.in_(session_ids))
         if db.session.scalar(marks.where(Attendance.status == "present").limit(1)):
-            raise WorkshopRefused(f"{enrolment.beneficiary.full_name} a déjà assisté à une séance : "
-                                  "l'inscription reste, pour son attestation.")
+            raise Refused(f"{enrolment.beneficiary.full_name} a déjà assisté à une séance : "
+                          "l'inscription reste, pour son attestation.")
         db.session.execute(delete(Attendance).where(Attendance.beneficiary_id == beneficiary_id,
                                                     Attendance.session_id.in_(session_ids)))
         db.session.delete(enrolment)
@@ -143,9 +136,9 @@ def unenrol(parcours: Parcours, beneficiary_id: int, user) -> None:
 def record_attendance(session: WorkshopSession, person: Beneficiary, status: str, user) -> None:
     """Mark a person of the session's sheet present, absent or excused (again: the last mark wins)."""
     if status not in ATTENDANCE:
-        raise WorkshopRefused("Choisissez présent·e, absent·e ou excusé·e.")
+        raise Refused("Choisissez présent·e, absent·e ou excusé·e.")
     if status != "excused" and session.day > local_today():
-        raise WorkshopRefused("La séance n'a pas encore eu lieu : seule une absence excusée peut être notée.")
+        raise Refused("La séance n'a pas encore eu lieu : seule une absence excusée peut être notée.")
     begin_write()
     try:
         # Marks of one session take turns: two first clicks for one person make one row.
@@ -178,5 +171,5 @@ def _enrolment(parcours_id: int, beneficiary_id: int) -> Enrolment | None:
 
 def _check_places(parcours: Parcours, host_relay_id: int) -> None:
     if places_left(parcours.id, host_relay_id) == 0:
-        raise WorkshopRefused("Le parcours est complet : plus aucune place dans ses séances. "
-                              "Augmentez le nombre de places d'une séance, ou désinscrivez quelqu'un.")
+        raise Refused("Le parcours est complet : plus aucune place dans ses séances. "
+                      "Augmentez le nombre de places d'une séance, ou désinscrivez quelqu'un.")
