@@ -3,6 +3,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from .database import write_transaction
 from .demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from .extensions import db
 from .relays.models import Relay, Territory
@@ -48,11 +49,10 @@ def create_user_command(email, name, role, relay_code, territory_name, password)
         if user.territory is None:
             raise click.ClickException(f"Aucun territoire nommé {territory_name}.")
     user.set_password(password)
-    db.session.add(user)
     try:
-        db.session.commit()
+        with write_transaction():
+            db.session.add(user)
     except Exception as error:  # constraint: duplicate e-mail or role without its scope
-        db.session.rollback()
         raise click.ClickException(f"Compte non créé : {error.__class__.__name__}") from error
     click.echo(f"Compte {user.email} créé ({Role.LABELS[role]}).")
 

@@ -5,7 +5,7 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import begin_write, day_bounds, local_day, utcnow
+from ..database import day_bounds, local_day, utcnow, write_transaction
 from ..errors import Refused
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
@@ -66,30 +66,25 @@ def close_day(user, day: date, counted: dict, cash_detail: dict, reason: str) ->
     if detail and cash_detail_total(detail) != counted["cash"]:
         raise Refused("Le détail des billets et pièces ne donne pas le montant compté en espèces.",
                       "counted_cash")
-    begin_write()
     try:
-        # Closings of a relay take turns (PostgreSQL; SQLite already holds its write lock).
-        db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
-        problem = closing_problem(relay_id, day)
-        if problem:
-            raise Refused(problem)
-        summary = day_summary(relay_id, day)
-        if any(counted[m] != summary["expected"][m] for m in COUNTED_METHODS) and not reason:
-            raise Refused("Indiquez la raison de l'écart entre le compté et l'attendu.", "reason")
-        closing = _closing_row(user, day, summary, counted, detail, reason)
-        db.session.add(closing)
-        db.session.flush()
-        append_entry(relay_id, "closing", closing.id, closing_payload(closing))
-        count_closing(closing)
-        db.session.commit()
-        return closing
+        with write_transaction():
+            # Closings of a relay take turns (PostgreSQL; SQLite already holds its write lock).
+            db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
+            problem = closing_problem(relay_id, day)
+            if problem:
+                raise Refused(problem)
+            summary = day_summary(relay_id, day)
+            if any(counted[m] != summary["expected"][m] for m in COUNTED_METHODS) and not reason:
+                raise Refused("Indiquez la raison de l'écart entre le compté et l'attendu.", "reason")
+            closing = _closing_row(user, day, summary, counted, detail, reason)
+            db.session.add(closing)
+            db.session.flush()
+            append_entry(relay_id, "closing", closing.id, closing_payload(closing))
+            count_closing(closing)
+            return closing
     except IntegrityError:
-        db.session.rollback()
         if _closing_of(relay_id, day):  # a twin request closed it first
             raise Refused("Cette journée est déjà clôturée.") from None
-        raise
-    except Exception:
-        db.session.rollback()
         raise
 
 

@@ -5,7 +5,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from ..audit.operations import record_event
-from ..database import begin_write, utcnow
+from ..database import utcnow, write_transaction
 from ..errors import Refused
 from ..extensions import db
 from ..sales.operations import local_today
@@ -21,8 +21,7 @@ NOT_BOOKED = "Cet ordinateur n'est pas réservé pour cette séance."
 def save_laptop(laptop: Laptop, values: dict, user) -> Laptop:
     """Insert or update a laptop of the fleet with its form's values; its state is set by hand only
     while it is not loaned."""
-    begin_write()
-    try:
+    with write_transaction():
         if laptop.id:
             laptop = _lock_laptops([laptop.id])[laptop.id]
         state = values.get("state", laptop.state)
@@ -36,11 +35,7 @@ def save_laptop(laptop: Laptop, values: dict, user) -> Laptop:
         except IntegrityError:  # the same tag saved meanwhile
             raise Refused(TAG_TAKEN) from None
         record_event("laptop.save", subject=f"laptop:{laptop.id}", detail=f"{laptop.tag} {laptop.state}", actor=user)
-        db.session.commit()
         return laptop
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def book_laptops(session: WorkshopSession, laptop_ids, user) -> list[Laptop]:
@@ -49,8 +44,7 @@ def book_laptops(session: WorkshopSession, laptop_ids, user) -> list[Laptop]:
     wanted = sorted(set(laptop_ids))
     if not wanted:
         raise Refused("Cochez au moins un ordinateur à réserver.")
-    begin_write()
-    try:
+    with write_transaction():
         laptops = _lock_laptops(wanted)
         booked = set(db.session.scalars(select(LaptopLoan.laptop_id).where(LaptopLoan.session_id == session.id)))
         clashes = {}
@@ -70,27 +64,18 @@ def book_laptops(session: WorkshopSession, laptop_ids, user) -> list[Laptop]:
             db.session.add(LaptopLoan(session_id=session.id, laptop_id=laptop.id, booked_by_id=user.id))
         record_event("laptop.book", subject=f"workshop_session:{session.id}",
                      detail=", ".join(laptop.tag for laptop in new), actor=user)
-        db.session.commit()
         return new
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def unbook_laptop(session: WorkshopSession, laptop_id: int, user) -> Laptop:
     """Cancel a laptop's booking for the session, before it is handed out."""
-    begin_write()
-    try:
+    with write_transaction():
         laptop, loan = _locked_loan(session, laptop_id)
         if loan.handed_out_at or loan.returned_at:
             raise Refused(f"{laptop.tag} a déjà été remis : enregistrez son retour.")
         db.session.delete(loan)
         record_event("laptop.unbook", subject=f"workshop_session:{session.id}", detail=laptop.tag, actor=user)
-        db.session.commit()
         return laptop
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def hand_out_laptops(session: WorkshopSession, user) -> list[Laptop]:
@@ -98,8 +83,7 @@ def hand_out_laptops(session: WorkshopSession, user) -> list[Laptop]:
     repair or still out for another session."""
     if session.day > local_today():
         raise Refused("La séance n'a pas encore eu lieu : les ordinateurs se remettent le jour même.")
-    begin_write()
-    try:
+    with write_transaction():
         waiting = _waiting(session.id)
         laptops = _lock_laptops([loan.laptop_id for loan in waiting])
         loans = sorted((loan for loan in _waiting(session.id) if loan.laptop_id in laptops),
@@ -123,11 +107,7 @@ def hand_out_laptops(session: WorkshopSession, user) -> list[Laptop]:
             laptops[loan.laptop_id].state = "loaned"
         record_event("laptop.hand_out", subject=f"workshop_session:{session.id}",
                      detail=", ".join(loan.laptop.tag for loan in loans), actor=user)
-        db.session.commit()
         return [loan.laptop for loan in loans]
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def return_laptop(session: WorkshopSession, laptop_id: int, user, reset_done: bool, damage: str = "",
@@ -138,8 +118,7 @@ def return_laptop(session: WorkshopSession, laptop_id: int, user, reset_done: bo
         raise Refused("La séance n'a pas encore eu lieu : aucun retour à enregistrer.")
     if not reset_done and not needs_repair:
         raise Refused(RESET_REQUIRED)
-    begin_write()
-    try:
+    with write_transaction():
         laptop, loan = _locked_loan(session, laptop_id)
         if loan.returned_at:
             raise Refused(f"Le retour de {laptop.tag} est déjà enregistré.")
@@ -149,11 +128,7 @@ def return_laptop(session: WorkshopSession, laptop_id: int, user, reset_done: bo
         record_event("laptop.return", subject=f"laptop:{laptop.id}",
                      detail=f"workshop_session:{session.id} réinitialisé={reset_done} état={laptop.state} "
                             f"{loan.damage}".strip(), actor=user)
-        db.session.commit()
         return laptop
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def _lock_laptops(laptop_ids) -> dict[int, Laptop]:

@@ -34,7 +34,7 @@ from ..beneficiaries.queries import CODE_ALPHABET, fold, name_tokens
 from ..cash.models import CashClosing
 from ..cash.operations import COUNTED_METHODS
 from ..catalogue.models import Product, ProductOffer
-from ..database import begin_write, local_day, utcnow
+from ..database import local_day, utcnow, write_transaction
 from ..errors import Refused
 from ..extensions import db
 from ..relays.models import Relay, Territory
@@ -248,14 +248,13 @@ def seed_volume(relays: int = 100, years: int = 10, sales: int = 3_000_000, seed
     writer = _Writer(totals)
     echo(f"Volume : {relays} structures, {_n(sales)} ventes du {first_day:%d/%m/%Y} au {today:%d/%m/%Y}.")
     for relay in generated:
-        begin_write()  # one write transaction per relay (SQLite: the write lock, taken at once)
-        usual_cache = _page_cache(LOAD_CACHE)
+        usual_cache = None
         try:
-            _seed_relay(relay, calendar, products, ids, codes, writer, totals, rng)
-            db.session.commit()
+            with write_transaction():  # one write transaction per relay (SQLite: the write lock, taken at once)
+                usual_cache = _page_cache(LOAD_CACHE)
+                _seed_relay(relay, calendar, products, ids, codes, writer, totals, rng)
         finally:
-            db.session.rollback()  # nothing left after a commit; after an error, the relay's rows
-            _page_cache(usual_cache)
+            _page_cache(usual_cache)  # after the commit or the rollback
         totals.seconds = clock.perf_counter() - started
         echo(f"  {relay.code} : {_n(relay.sales):>7} ventes, {len(relay.people)} personnes — "
              f"{_n(totals.sales + totals.voids)} reçus, {_n(totals.rows)} enregistrements en {totals.seconds:.0f} s "

@@ -11,7 +11,7 @@ from sqlalchemy.orm import selectinload
 from ..beneficiaries.models import Beneficiary
 from ..cash.models import CashClosing
 from ..catalogue.models import Product, ProductOffer
-from ..database import begin_write, utcnow
+from ..database import utcnow, write_transaction
 from ..errors import Refused
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
@@ -53,38 +53,32 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
 
     Receipt number, stock movements and ledger entry commit together or not at all. `at` (naive
     UTC, default now) only serves the demo data, which records past weeks through this path."""
-    begin_write()
     try:
-        existing = _sale_with_token(token)
-        if existing:
-            return existing
-        relay_id = user.relay_id
-        at = at or utcnow()
-        _check_day_open(relay_id, at)
-        counter = _lock_counter(relay_id, _local_year(at))
-        existing = _sale_with_token(token)  # a twin request may have committed while we waited
-        if existing:
-            db.session.rollback()
-            return existing
-        person = _beneficiary(relay_id, beneficiary_id)
-        products = _offered_products(relay_id, lines)
-        _check_rights(user, person, products, lines, override_reason)
-        sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
-        _take_stock(sale, products)
-        append_entry(relay_id, "sale", sale.id, sale_payload(sale))
-        count_sale(sale)
-        if person:
-            person.last_activity_at = utcnow()
-        db.session.commit()
-        return sale
+        with write_transaction():
+            existing = _sale_with_token(token)
+            if existing:
+                return existing
+            relay_id = user.relay_id
+            at = at or utcnow()
+            _check_day_open(relay_id, at)
+            counter = _lock_counter(relay_id, _local_year(at))
+            existing = _sale_with_token(token)  # a twin request may have committed while we waited
+            if existing:
+                return existing
+            person = _beneficiary(relay_id, beneficiary_id)
+            products = _offered_products(relay_id, lines)
+            _check_rights(user, person, products, lines, override_reason)
+            sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
+            _take_stock(sale, products)
+            append_entry(relay_id, "sale", sale.id, sale_payload(sale))
+            count_sale(sale)
+            if person:
+                person.last_activity_at = utcnow()
+            return sale
     except IntegrityError:
-        db.session.rollback()
         existing = _sale_with_token(token)
         if existing:
             return existing
-        raise
-    except Exception:
-        db.session.rollback()
         raise
 
 
@@ -94,8 +88,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
         raise Refused("Seul·e un·e référent·e peut annuler une vente.")
     if not reason.strip():
         raise Refused("Indiquez le motif de l'annulation.", "reason")
-    begin_write()
-    try:
+    with write_transaction():
         existing = _sale_with_token(token)
         if existing:
             return existing
@@ -127,11 +120,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
                     item.status, item.sale_line_id = "in_stock", None
         append_entry(sale.relay_id, "void", void.id, sale_payload(void))
         count_sale(void)
-        db.session.commit()
         return void
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def receipt_number(relay_code: str, year: int, seq: int) -> str:

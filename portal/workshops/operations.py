@@ -7,7 +7,7 @@ from sqlalchemy import delete, inspect, select
 from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.operations import create_beneficiary, touch
-from ..database import begin_write, utcnow
+from ..database import utcnow, write_transaction
 from ..errors import Refused
 from ..extensions import db
 from ..reports.operations import count_attendance, count_session_change
@@ -69,8 +69,7 @@ def duplicate_session(session: WorkshopSession, user) -> WorkshopSession:
 
 def enrol(parcours: Parcours, beneficiary_id: int, host_relay_id: int, user) -> Beneficiary:
     """Enrol a person of the host relay in the parcours, if there is a place left."""
-    begin_write()
-    try:
+    with write_transaction():
         _lock(parcours)
         person = db.session.get(Beneficiary, beneficiary_id)
         if person is None or person.relay_id != host_relay_id or person.anonymised_at:
@@ -82,37 +81,28 @@ def enrol(parcours: Parcours, beneficiary_id: int, host_relay_id: int, user) -> 
         touch(person)
         record_event("enrolment.add", subject=f"parcours:{parcours.id}", detail=f"beneficiary:{person.id}",
                      actor=user)
-        db.session.commit()
         return person
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def enrol_new_person(parcours: Parcours, person: Beneficiary, host_relay_id: int, user) -> Beneficiary:
     """Create a person of the host relay and enrol them, in one transaction (or neither)."""
-    begin_write()
-    try:
+    with write_transaction():
         _lock(parcours)
         _check_places(parcours, host_relay_id)
         person.notice_given_on = local_today()
         person.notice_version = current_app.config["NOTICE_VERSION"]
-        # The enrolment waits for the person's insert: create_beneficiary flushes both and its
-        # commit is this transaction's only one.
+        # The enrolment waits for the person's insert: create_beneficiary flushes both and commits
+        # them, which leaves nothing for the block's own commit.
         with db.session.no_autoflush:
             db.session.add(Enrolment(parcours_id=parcours.id, beneficiary=person, enrolled_by_id=user.id))
             record_event("enrolment.add", subject=f"parcours:{parcours.id}", detail="nouvelle fiche", actor=user)
             create_beneficiary(person, user, host_relay_id)
         return person
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def unenrol(parcours: Parcours, beneficiary_id: int, user) -> None:
     """Remove a person from a parcours, with their absent/excused marks; not once they attended."""
-    begin_write()
-    try:
+    with write_transaction():
         enrolment = _enrolment(parcours.id, beneficiary_id)
         if enrolment is None:
             raise Refused("Cette personne n'est pas inscrite à ce parcours.")
@@ -127,10 +117,6 @@ def unenrol(parcours: Parcours, beneficiary_id: int, user) -> None:
         db.session.delete(enrolment)
         record_event("enrolment.remove", subject=f"parcours:{parcours.id}", detail=f"beneficiary:{beneficiary_id}",
                      actor=user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def record_attendance(session: WorkshopSession, person: Beneficiary, status: str, user) -> None:
@@ -139,8 +125,7 @@ def record_attendance(session: WorkshopSession, person: Beneficiary, status: str
         raise Refused("Choisissez présent·e, absent·e ou excusé·e.")
     if status != "excused" and session.day > local_today():
         raise Refused("La séance n'a pas encore eu lieu : seule une absence excusée peut être notée.")
-    begin_write()
-    try:
+    with write_transaction():
         # Marks of one session take turns: two first clicks for one person make one row.
         db.session.execute(select(WorkshopSession.id).where(WorkshopSession.id == session.id).with_for_update())
         mark = db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
@@ -153,10 +138,6 @@ def record_attendance(session: WorkshopSession, person: Beneficiary, status: str
             for name, value in values.items():
                 setattr(mark, name, value)
         touch(person)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def _lock(parcours: Parcours) -> None:
