@@ -3,6 +3,7 @@ import click
 from flask import Flask
 from sqlalchemy import select
 
+from .database import write_transaction
 from .demo import DEMO_PASSWORD, DEMO_USERS, seed_demo
 from .extensions import db
 from .relays.models import Relay, Territory
@@ -48,11 +49,10 @@ def create_user_command(email, name, role, relay_code, territory_name, password)
         if user.territory is None:
             raise click.ClickException(f"Aucun territoire nommé {territory_name}.")
     user.set_password(password)
-    db.session.add(user)
     try:
-        db.session.commit()
+        with write_transaction():
+            db.session.add(user)
     except Exception as error:  # constraint: duplicate e-mail or role without its scope
-        db.session.rollback()
         raise click.ClickException(f"Compte non créé : {error.__class__.__name__}") from error
     click.echo(f"Compte {user.email} créé ({Role.LABELS[role]}).")
 
@@ -120,11 +120,12 @@ def seed_volume_command(relays, years, sales, seed):
     in bulk into a migrated database (empty or holding the demo). No stock movements and no ledger
     entries are written: these relays exist to measure reports, their ledgers are not chained
     (verify-ledger reports them as broken). Run it while nobody else writes to the database."""
-    from .reports.volume import VolumeRefused, seed_volume
+    from .errors import Refused
+    from .reports.volume import seed_volume
 
     try:
         totals = seed_volume(relays=relays, years=years, sales=sales, seed=seed, echo=click.echo)
-    except VolumeRefused as refused:
+    except Refused as refused:
         raise click.ClickException(str(refused)) from None
 
     def n(number) -> str:  # 12345 → "12 345"

@@ -1,4 +1,6 @@
 """Database details shared by every feature: SQLite pragmas and write transactions, health check."""
+from contextlib import contextmanager
+
 from flask import request
 from sqlalchemy import event, text
 
@@ -66,6 +68,19 @@ def begin_write() -> None:
     if db.session().in_transaction():
         db.session.commit()
     db.session.connection(execution_options={"write_transaction": True})
+
+
+@contextmanager
+def write_transaction():
+    """Run the block in one write transaction (begin_write): committed when the block ends, rolled
+    back when anything is raised, which goes on to the caller."""
+    begin_write()
+    try:
+        yield
+        db.session.commit()
+    except BaseException:  # an interrupted command too leaves nothing half-written
+        db.session.rollback()
+        raise
 
 
 def database_is_up() -> bool:

@@ -173,8 +173,9 @@ def seed_demo_shop(relays: dict, rng) -> None:
 def _seed_demo_sales(relay, products: dict, rng) -> None:
     """Three weeks of weekday sales through record_sale; at SPF Gap a void and closed days."""
     from .beneficiaries.models import Beneficiary
-    from .cash.operations import ClosingRefused, close_day, day_summary
-    from .sales.operations import LineRequest, PaymentRequest, SaleRefused, record_sale, void_sale
+    from .cash.operations import close_day, day_summary
+    from .errors import Refused
+    from .sales.operations import LineRequest, PaymentRequest, record_sale, void_sale
     from .stock.models import SerialItem
 
     volunteer = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.VOLUNTEER))
@@ -210,7 +211,7 @@ def _seed_demo_sales(relay, products: dict, rng) -> None:
             try:
                 sale = record_sale(volunteer, f"demo-{relay.code}-{day}-{n}", lines, payments, person.id,
                                    at=at.replace(tzinfo=None))
-            except SaleRefused:
+            except Refused:
                 continue  # a limit reached (one free SIM, the monthly recharge cap…): as at the counter
             first_sale = first_sale or sale
     if manager is None:
@@ -225,7 +226,7 @@ def _seed_demo_sales(relay, products: dict, rng) -> None:
             reason = "Pièce de 50 centimes rendue en trop"
         try:
             close_day(manager, day, counted, {}, reason)
-        except ClosingRefused:
+        except Refused:
             continue
 
 

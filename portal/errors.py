@@ -1,4 +1,4 @@
-"""Error pages in French, as full pages or as htmx fragments."""
+"""Error pages in French, as full pages or as htmx fragments; the refusal operations raise."""
 from flask import g
 from flask_wtf.csrf import CSRFError
 from sqlalchemy.exc import DBAPIError
@@ -21,6 +21,14 @@ MESSAGES = {
                                   "rien de ce qui a été enregistré n'est perdu, et une vente envoyée pendant la "
                                   "coupure peut être renvoyée sans risque de doublon."),
 }
+
+
+class Refused(Exception):
+    """An operation that cannot be done; `message` says why in French, `field` where (if known)."""
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.message, self.field = message, field
 
 
 def render_error(status: int, message: str | None = None):

@@ -13,7 +13,8 @@ from sqlalchemy import func, select, update
 from portal import clock
 from portal.cash.documents import closing_context
 from portal.cash.models import CashClosing
-from portal.cash.operations import ClosingRefused, close_day, closing_problem, day_summary, unclosed_days
+from portal.cash.operations import close_day, closing_problem, day_summary, unclosed_days
+from portal.errors import Refused
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.ledger.operations import short_fingerprint, verify_relay
@@ -120,10 +121,10 @@ def test_a_difference_needs_a_reason(shop, busy_day):
     relay, manager, *_ = shop
     day, *_ = busy_day
     close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
-    with pytest.raises(ClosingRefused, match="raison de l'écart") as refused:
+    with pytest.raises(Refused, match="raison de l'écart") as refused:
         close_day(manager, day, nothing_counted(cash=1400, card=500, cheque=1000), {}, "  ")
     assert refused.value.field == "reason"
-    with pytest.raises(ClosingRefused, match="raison"):
+    with pytest.raises(Refused, match="raison"):
         close_day(manager, day, nothing_counted(cash=1500, card=500), {}, "")  # the cheque was not counted
     assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 1
     closing = close_day(manager, day, nothing_counted(cash=1400, card=500, cheque=1000), {},
@@ -134,7 +135,7 @@ def test_a_difference_needs_a_reason(shop, busy_day):
 
 def test_the_notes_and_coins_must_add_up_to_the_cash_counted(shop):
     _, manager, *_ = shop
-    with pytest.raises(ClosingRefused, match="billets et pièces"):
+    with pytest.raises(Refused, match="billets et pièces"):
         close_day(manager, clock.today(), nothing_counted(cash=1000), {500: 1}, "")
 
 
@@ -143,7 +144,7 @@ def test_a_day_is_closed_once(shop, busy_day):
     day, *_ = busy_day
     close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
     close_day(manager, day, nothing_counted(cash=1500, card=500, cheque=1000), {}, "")
-    with pytest.raises(ClosingRefused, match="Cette journée est déjà clôturée."):
+    with pytest.raises(Refused, match="Cette journée est déjà clôturée."):
         close_day(manager, day, nothing_counted(cash=1500, card=500, cheque=1000), {}, "")
     assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 2
 
@@ -160,20 +161,20 @@ def test_two_closings_of_the_same_day_at_once_make_one(app, shop, busy_day):
 
     ids, errors = run_concurrently(app, 4, close)
     assert len([i for i in ids if i]) == 1
-    assert len(errors) == 3 and all(isinstance(e, ClosingRefused) and "déjà clôturée" in e.message for e in errors)
+    assert len(errors) == 3 and all(isinstance(e, Refused) and "déjà clôturée" in e.message for e in errors)
     assert db.session.scalar(select(func.count()).select_from(CashClosing).where(CashClosing.day == day)) == 1
     assert verify_relay(relay.id) is None
 
 
 def test_a_future_day_cannot_be_closed(shop):
     _, manager, *_ = shop
-    with pytest.raises(ClosingRefused, match="à venir"):
+    with pytest.raises(Refused, match="à venir"):
         close_day(manager, clock.today() + timedelta(days=1), nothing_counted(), {}, "")
 
 
 def test_only_a_manager_closes(shop):
     _, _, volunteer, *_ = shop
-    with pytest.raises(ClosingRefused, match="référent"):
+    with pytest.raises(Refused, match="référent"):
         close_day(volunteer, clock.today(), nothing_counted(), {}, "")
 
 
@@ -184,13 +185,13 @@ def test_days_are_closed_in_order_and_the_grand_total_runs(shop):
     for day, amount in zip(days, (1500, 1000, 500)):
         sell(volunteer, person, p["sim"], [PaymentRequest("cash", amount)], amount // 500, at=utc(day, 11))
     assert unclosed_days(relay.id) == days
-    with pytest.raises(ClosingRefused, match=f"Clôturez d'abord la journée du {days[0]:%d/%m/%Y}"):
+    with pytest.raises(Refused, match=f"Clôturez d'abord la journée du {days[0]:%d/%m/%Y}"):
         close_day(manager, days[1], nothing_counted(cash=1000), {}, "")
     assert closing_problem(relay.id, days[1]) == f"Clôturez d'abord la journée du {days[0]:%d/%m/%Y}."
     first = close_day(manager, days[0], nothing_counted(cash=1500), {}, "")
     quiet = close_day(manager, today - timedelta(days=4), nothing_counted(), {}, "")  # no sale that day
     second = close_day(manager, days[1], nothing_counted(cash=1000), {}, "")
-    with pytest.raises(ClosingRefused, match="plus récente"):
+    with pytest.raises(Refused, match="plus récente"):
         close_day(manager, today - timedelta(days=6), nothing_counted(), {}, "")
     third = close_day(manager, days[2], nothing_counted(cash=500), {}, "")
     assert [c.grand_total_cents for c in (first, quiet, second, third)] == [1500, 1500, 2500, 3000]

@@ -10,9 +10,10 @@ from markupsafe import escape
 from sqlalchemy import func, select
 
 from portal import clock
+from portal.errors import Refused
 from portal.extensions import db
 from portal.laptops.models import Laptop, LaptopLoan
-from portal.laptops.operations import LaptopRefused, book_laptops, hand_out_laptops, return_laptop
+from portal.laptops.operations import book_laptops, hand_out_laptops, return_laptop
 from portal.security import Role
 from portal.users.models import User
 from portal.workshops.models import WorkshopSession
@@ -141,7 +142,7 @@ def test_a_laptop_serves_one_session_at_a_time(fleet, first_start, second_day, s
     laptop = fleet.laptops[0]
     book_laptops(first, [laptop.id], fleet.volunteers[0])
     if clash:
-        with pytest.raises(LaptopRefused, match="PC-01 est déjà réservé pour la séance du"):
+        with pytest.raises(Refused, match="PC-01 est déjà réservé pour la séance du"):
             book_laptops(second, [laptop.id], fleet.volunteers[1])
         assert loans(second) == {}
     else:
@@ -183,7 +184,7 @@ def test_two_overlapping_bookings_at_once_make_one(app, fleet):
 
     booked, errors = run_concurrently(app, 2, book)
     assert [tag for tag in booked if tag] == ["PC-01"]
-    assert len(errors) == 1 and isinstance(errors[0], LaptopRefused) and "déjà réservé" in errors[0].message
+    assert len(errors) == 1 and isinstance(errors[0], Refused) and "déjà réservé" in errors[0].message
     assert db.session.scalar(select(func.count()).select_from(LaptopLoan)) == 1
 
 

@@ -10,13 +10,14 @@ import time_machine
 from sqlalchemy import delete, func, select, update
 
 from portal import clock
+from portal.errors import Refused
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry, LedgerHead
 from portal.ledger import operations as ledger_operations
 from portal.ledger.operations import verify_relay
 from portal.sales import operations as sales
 from portal.sales.models import ReceiptCounter, Sale
-from portal.sales.operations import LineRequest, PaymentRequest, SaleRefused, record_sale, void_sale
+from portal.sales.operations import LineRequest, PaymentRequest, record_sale, void_sale
 from portal.security import Role
 from portal.stock.models import StockMovement
 from portal.stock.operations import stock_level
@@ -123,7 +124,7 @@ def test_the_last_unit_is_sold_exactly_once(app, shop, make_product):
 
     sold, errors = run_concurrently(app, 6, try_to_sell)
     assert len([s for s in sold if s]) == 1
-    assert len(errors) == 5 and all(isinstance(e, SaleRefused) and "Stock insuffisant" in e.message for e in errors)
+    assert len(errors) == 5 and all(isinstance(e, Refused) and "Stock insuffisant" in e.message for e in errors)
     assert stock_level(volunteer.relay_id, phone_id) == 0
     assert db.session.scalar(select(ReceiptCounter.last_seq)) == 1  # no number consumed by refusals
 
@@ -185,14 +186,14 @@ def test_a_failure_after_any_step_leaves_nothing_behind(monkeypatch, shop, step)
 
 def test_eligibility_is_required_and_must_be_valid(shop, make_beneficiary):
     volunteer, _, person, sim, _ = shop
-    with pytest.raises(SaleRefused, match="réservé aux personnes éligibles"):
+    with pytest.raises(Refused, match="réservé aux personnes éligibles"):
         sell(volunteer, None, (sim, 1), pay=cash(500))
     person.eligibility_until = clock.today() - timedelta(days=1)
     db.session.commit()
-    with pytest.raises(SaleRefused, match="a expiré le"):
+    with pytest.raises(Refused, match="a expiré le"):
         sell(volunteer, person, (sim, 1), pay=cash(500))
     never_checked = make_beneficiary(volunteer.relay, "Yonas", "Tesfay")
-    with pytest.raises(SaleRefused, match="n'a pas été vérifiée"):
+    with pytest.raises(Refused, match="n'a pas été vérifiée"):
         sell(volunteer, never_checked, (sim, 1), pay=cash(500))
 
 
@@ -202,10 +203,10 @@ def test_one_free_emergency_sim_per_person(shop, make_product):
                         reference=1000, limit_per_person=1)
     sale = sell(volunteer, person, (free, 1))
     assert sale.total_cents == 0 and [p.method for p in sale.payments] == ["free"]
-    with pytest.raises(SaleRefused, match="limite de 1 par personne"):
+    with pytest.raises(Refused, match="limite de 1 par personne"):
         sell(volunteer, person, (free, 1))
     # a volunteer's reason does not lift it; a manager's does, and it is recorded
-    with pytest.raises(SaleRefused):
+    with pytest.raises(Refused):
         sell(volunteer, person, (free, 1), override_reason="carte perdue")
     lifted = sell(manager, person, (free, 1), override_reason="carte volée, plainte déposée")
     assert lifted.override_reason == "carte volée, plainte déposée"
@@ -214,7 +215,7 @@ def test_one_free_emergency_sim_per_person(shop, make_product):
 def test_recharges_are_capped_per_month(shop):
     volunteer, manager, person, _, recharge = shop
     sell(volunteer, person, (recharge, 3), pay=cash(3000))
-    with pytest.raises(SaleRefused, match="plafonnées à 30,00 €"):
+    with pytest.raises(Refused, match="plafonnées à 30,00 €"):
         sell(volunteer, person, (recharge, 1), pay=cash(1000))
 
 
@@ -230,7 +231,7 @@ def test_the_recharge_cap_counts_the_local_month(shop):
         assert sell(volunteer, person, (recharge, 1), pay=cash(1000)).number.endswith("-2027-000002")
     with time_machine.travel(datetime(2027, 3, 31, 23, 30, tzinfo=ZoneInfo("Europe/Paris")), tick=False):
         sell(volunteer, person, (recharge, 2), pay=cash(2000))
-        with pytest.raises(SaleRefused, match="déjà 30,00 € ce mois-ci"):
+        with pytest.raises(Refused, match="déjà 30,00 € ce mois-ci"):
             sell(volunteer, person, (recharge, 1), pay=cash(1000))
 
 
@@ -244,7 +245,7 @@ def test_the_recharge_cap_counts_the_local_month(shop):
 ])
 def test_payments_must_settle_the_total(shop, payments, message):
     volunteer, _, person, sim, _ = shop
-    with pytest.raises(SaleRefused, match=message):
+    with pytest.raises(Refused, match=message):
         sell(volunteer, person, (sim, 1), pay=payments)
     assert db.session.scalar(select(func.count()).select_from(Sale)) == 0
 
@@ -259,7 +260,7 @@ def test_several_payment_methods_in_one_sale(shop):
 def test_products_of_other_relays_cannot_be_sold(shop, make_product, make_relay):
     volunteer, _, person, _, _ = shop
     elsewhere = make_product([make_relay()], stock=5)
-    with pytest.raises(SaleRefused, match="n'est pas proposé"):
+    with pytest.raises(Refused, match="n'est pas proposé"):
         sell(volunteer, person, (elsewhere, 1), pay=cash(500))
 
 
@@ -268,9 +269,9 @@ def test_products_of_other_relays_cannot_be_sold(shop, make_product, make_relay)
 def test_a_void_is_a_new_negative_linked_sale_that_returns_stock(shop):
     volunteer, manager, person, sim, _ = shop
     sale = sell(volunteer, person, (sim, 2), pay=cash(1000))
-    with pytest.raises(SaleRefused, match="référent"):
+    with pytest.raises(Refused, match="référent"):
         void_sale(volunteer, sale, "erreur", "V1")
-    with pytest.raises(SaleRefused, match="motif"):
+    with pytest.raises(Refused, match="motif"):
         void_sale(manager, sale, "  ", "V1")
     void = void_sale(manager, sale, "erreur de produit", "V1")
     assert void.seq == 2 and void.total_cents == -1000 and void.voids_sale_id == sale.id
@@ -278,7 +279,7 @@ def test_a_void_is_a_new_negative_linked_sale_that_returns_stock(shop):
     assert stock_level(volunteer.relay_id, sim.id) == 10
     assert sale.total_cents == 1000 and sale.voided_by.id == void.id  # the original is untouched
     assert void_sale(manager, sale, "erreur de produit", "V1").id == void.id  # replay
-    with pytest.raises(SaleRefused, match="déjà annulée"):
+    with pytest.raises(Refused, match="déjà annulée"):
         void_sale(manager, sale, "encore", "V2")
     assert verify_relay(volunteer.relay_id) is None
 
@@ -360,9 +361,9 @@ def test_no_sale_nor_void_on_a_closed_day(shop):
     sale = sell(volunteer, person, (sim, 1), pay=cash(500))
     today = clock.today()
     close_day(manager, today, day_summary(volunteer.relay_id, today)["expected"], {}, "")
-    with pytest.raises(SaleRefused, match="est clôturée"):
+    with pytest.raises(Refused, match="est clôturée"):
         sell(volunteer, person, (sim, 1), pay=cash(500))
-    with pytest.raises(SaleRefused, match="est clôturée"):
+    with pytest.raises(Refused, match="est clôturée"):
         void_sale(manager, sale, "erreur", "V-closed")
     assert db.session.scalar(select(func.count()).select_from(Sale)) == 1
 

@@ -11,13 +11,14 @@ from sqlalchemy import func, select
 
 from portal.beneficiaries.models import Beneficiary
 from portal.demo import seed_demo
+from portal.errors import Refused
 from portal.extensions import db
 from portal.relays.models import Relay
 from portal.security import Role
 from portal.workshops.documents import attendance_sheet_context
 from portal.workshops.forms import format_duration, parse_duration
 from portal.workshops.models import Attendance, Enrolment, Parcours, WorkshopSession
-from portal.workshops.operations import WorkshopRefused, enrol, record_attendance
+from portal.workshops.operations import enrol, record_attendance
 from portal.workshops.queries import parcours_people
 from tests.test_receipt import assert_plain
 
@@ -546,5 +547,5 @@ def test_the_demo_holds_workshops_across_the_valleys(app):
 
 def test_enrolling_twice_is_refused_in_french(workshop):
     _, volunteer, parcours, _, people, _ = workshop
-    with pytest.raises(WorkshopRefused, match="Олена Шевченко est déjà inscrit·e à ce parcours."):
+    with pytest.raises(Refused, match="Олена Шевченко est déjà inscrit·e à ce parcours."):
         enrol(parcours, people[0].id, parcours.relay_id, volunteer)

@@ -5,14 +5,15 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from ..database import begin_write
+from .. import clock
 from ..clock import day_bounds, local_day, utcnow
+from ..database import write_transaction
+from ..errors import Refused
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
-from ..reports.operations import count_closing
 from ..relays.models import Relay
+from ..reports.operations import count_closing
 from ..sales.models import Payment, Sale
-from .. import clock
 from ..security import Role
 from .models import COUNTED_METHODS, CashClosing
 
@@ -21,14 +22,6 @@ from .models import COUNTED_METHODS, CashClosing
 NOTES = (5000, 2000, 1000, 500)
 COINS = (200, 100, 50, 20, 10)
 DENOMINATIONS = NOTES + COINS
-
-
-class ClosingRefused(Exception):
-    """The day cannot be closed; `message` says why in French, `field` where (if known)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 def day_summary(relay_id: int, day: date) -> dict:
@@ -67,37 +60,32 @@ def close_day(user, day: date, counted: dict, cash_detail: dict, reason: str) ->
     `counted` maps each of COUNTED_METHODS to cents; `cash_detail` maps a note or coin (cents) to
     how many were counted (empty when not counted that way). All or nothing, once per day."""
     if user.role != Role.MANAGER:
-        raise ClosingRefused("Seul·e un·e référent·e peut clôturer la caisse.")
+        raise Refused("Seul·e un·e référent·e peut clôturer la caisse.")
     relay_id, reason = user.relay_id, (reason or "").strip()[:300]
     detail = {int(value): int(count) for value, count in (cash_detail or {}).items() if count}
     counted = {method: int(counted.get(method) or 0) for method in COUNTED_METHODS}
     if detail and cash_detail_total(detail) != counted["cash"]:
-        raise ClosingRefused("Le détail des billets et pièces ne donne pas le montant compté en espèces.",
-                             "counted_cash")
-    begin_write()
+        raise Refused("Le détail des billets et pièces ne donne pas le montant compté en espèces.",
+                      "counted_cash")
     try:
-        # Closings of a relay take turns (PostgreSQL; SQLite already holds its write lock).
-        db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
-        problem = closing_problem(relay_id, day)
-        if problem:
-            raise ClosingRefused(problem)
-        summary = day_summary(relay_id, day)
-        if any(counted[m] != summary["expected"][m] for m in COUNTED_METHODS) and not reason:
-            raise ClosingRefused("Indiquez la raison de l'écart entre le compté et l'attendu.", "reason")
-        closing = _closing_row(user, day, summary, counted, detail, reason)
-        db.session.add(closing)
-        db.session.flush()
-        append_entry(relay_id, "closing", closing.id, closing_payload(closing))
-        count_closing(closing)
-        db.session.commit()
-        return closing
+        with write_transaction():
+            # Closings of a relay take turns (PostgreSQL; SQLite already holds its write lock).
+            db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
+            problem = closing_problem(relay_id, day)
+            if problem:
+                raise Refused(problem)
+            summary = day_summary(relay_id, day)
+            if any(counted[m] != summary["expected"][m] for m in COUNTED_METHODS) and not reason:
+                raise Refused("Indiquez la raison de l'écart entre le compté et l'attendu.", "reason")
+            closing = _closing_row(user, day, summary, counted, detail, reason)
+            db.session.add(closing)
+            db.session.flush()
+            append_entry(relay_id, "closing", closing.id, closing_payload(closing))
+            count_closing(closing)
+            return closing
     except IntegrityError:
-        db.session.rollback()
         if _closing_of(relay_id, day):  # a twin request closed it first
-            raise ClosingRefused("Cette journée est déjà clôturée.") from None
-        raise
-    except Exception:
-        db.session.rollback()
+            raise Refused("Cette journée est déjà clôturée.") from None
         raise
 
 

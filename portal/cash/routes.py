@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from .. import htmx
+from ..errors import Refused
 from ..extensions import db
 from ..forms import record_id
 from ..sales.models import PAYMENT_METHODS
@@ -15,7 +16,7 @@ from ..security import Role, get_scoped_or_404, roles_required, scoped
 from . import documents
 from .forms import COUNT_FIELDS, ClosingForm
 from .models import CashClosing
-from .operations import (COUNTED_METHODS, ClosingRefused, cash_detail_total, close_day, closing_problem,
+from .operations import (COUNTED_METHODS, cash_detail_total, close_day, closing_problem,
                          day_summary, unclosed_days)
 
 bp = Blueprint("cash", __name__, url_prefix="/cash")
@@ -51,7 +52,7 @@ def close():
         if form.validate():
             try:
                 closing = close_day(current_user, day, form.counted(), form.cash_detail(), form.reason.data)
-            except ClosingRefused as refusal:
+            except Refused as refusal:
                 _show_refusal(form, refusal)
             else:
                 flash(f"Journée du {day:%d/%m/%Y} clôturée.", "success")
@@ -104,7 +105,7 @@ def _day_asked() -> date:
         abort(404)
 
 
-def _show_refusal(form: ClosingForm, refusal: ClosingRefused) -> None:
+def _show_refusal(form: ClosingForm, refusal: Refused) -> None:
     field = getattr(form, refusal.field, None) if refusal.field else None
     if field is not None:
         field.errors.append(refusal.message)

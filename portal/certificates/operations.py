@@ -11,7 +11,8 @@ from sqlalchemy.orm import joinedload
 from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
 from ..clock import local_day, utcnow
-from ..database import begin_write
+from ..database import write_transaction
+from ..errors import Refused
 from ..extensions import db
 from ..workshops.models import Attendance, Enrolment, Parcours, WorkshopSession
 from .models import Certificate
@@ -26,37 +27,23 @@ ANONYMISED = "Cette fiche a été anonymisée : plus d'attestation possible."
 ISSUE_FACTS = ("place", "issued_on")
 
 
-class CertificateRefused(Exception):
-    """No certificate can be issued; `message` says why in French."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 def issue_certificate(parcours: Parcours, person: Beneficiary, user) -> Certificate:
     """The person's certificate for what they attended: the latest one while the facts are the same,
     a new one otherwise."""
-    begin_write()
-    try:
+    with write_transaction():
         _lock(parcours)
         if person.anonymised_at:
-            raise CertificateRefused(ANONYMISED)
+            raise Refused(ANONYMISED)
         sessions = _attended_sessions(parcours.id, person.id).get(person.id)
         if not sessions:
-            raise CertificateRefused(NO_ATTENDANCE.format(name=person.full_name))
+            raise Refused(NO_ATTENDANCE.format(name=person.full_name))
         certificate = _issue(parcours, person, sessions, latest_certificates(parcours.id, [person.id]), user)
-        db.session.commit()
         return certificate
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def issue_group(parcours: Parcours, user) -> list[Certificate]:
     """The certificate of every person enrolled who attended at least one session, in one transaction."""
-    begin_write()
-    try:
+    with write_transaction():
         _lock(parcours)
         people = db.session.scalars(
             select(Beneficiary).join(Enrolment, Enrolment.beneficiary_id == Beneficiary.id)
@@ -65,30 +52,21 @@ def issue_group(parcours: Parcours, user) -> list[Certificate]:
         attended = _attended_sessions(parcours.id)
         people = [person for person in people if attended.get(person.id)]
         if not people:
-            raise CertificateRefused(NOBODY)
+            raise Refused(NOBODY)
         latest = latest_certificates(parcours.id, [person.id for person in people])
         certificates = [_issue(parcours, person, attended[person.id], latest, user) for person in people]
-        db.session.commit()
         return certificates
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def record_prints(certificates: list[Certificate], user) -> None:
     """Count one more print of each certificate (after it was rendered), in the audit log too."""
     ids = [certificate.id for certificate in certificates]
-    begin_write()
-    try:
+    with write_transaction():
         for certificate_id in ids:
             prints = db.session.scalar(update(Certificate).where(Certificate.id == certificate_id)
                                        .values(prints=Certificate.prints + 1).returning(Certificate.prints))
             record_event("certificate.print", subject=f"certificate:{certificate_id}", detail=f"impression {prints}",
                          actor=user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def latest_certificates(parcours_id: int, beneficiary_ids: list[int] | None = None) -> dict[int, Certificate]:

@@ -5,12 +5,12 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 
 from .. import htmx
+from ..errors import Refused
 from ..security import RELAY_ROLES, get_scoped_or_404, no_store, roles_required
 from ..workshops.forms import format_duration
 from ..workshops.models import Parcours
 from . import documents, operations
 from .models import Certificate
-from .operations import CertificateRefused
 
 bp = Blueprint("certificates", __name__)
 
@@ -28,7 +28,7 @@ def issue_group(parcours_id: int):
     parcours = get_scoped_or_404(Parcours, parcours_id)
     try:
         operations.issue_group(parcours, current_user)
-    except CertificateRefused as refusal:
+    except Refused as refusal:
         flash(refusal.message, "error")
         return htmx.redirect_to(url_for("workshops.parcours", parcours_id=parcours.id, _anchor="enrolment"))
     return htmx.redirect_to(url_for("certificates.group_pdf", parcours_id=parcours.id))
@@ -53,7 +53,7 @@ def issue(parcours_id: int, beneficiary_id: int):
         abort(404)
     try:
         certificate = operations.issue_certificate(parcours, person, current_user)
-    except CertificateRefused as refusal:
+    except Refused as refusal:
         return htmx.render("certificates/refused.html", parcours=parcours, message=refusal.message, status=422)
     return htmx.redirect_to(url_for("certificates.pdf", certificate_id=certificate.id))
 

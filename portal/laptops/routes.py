@@ -5,17 +5,15 @@ from collections import Counter
 from flask import Blueprint, abort, flash, url_for
 from flask_login import current_user
 
-from .. import htmx
-from .. import clock
+from .. import clock, htmx
+from ..errors import Refused
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required
 from ..workshops.models import WorkshopSession
 from ..workshops.routes import organised_session, session_page
 from . import operations
 from .forms import TAG_TAKEN, BookForm, LaptopForm, ReturnForm
 from .models import LAPTOP_STATES, Laptop
-from .operations import LaptopRefused
-from .queries import (current_or_next_loans, fleet, session_laptops_context, session_loan, sessions_to_open,
-                      tag_taken)
+from .queries import current_or_next_loans, fleet, session_laptops_context, session_loan, sessions_to_open, tag_taken
 
 bp = Blueprint("laptops", __name__, url_prefix="/laptops")
 
@@ -49,7 +47,7 @@ def edit(laptop_id: int | None = None):
         try:
             laptop = operations.save_laptop(laptop, {name: form[name].data for name in LAPTOP_FIELDS if name in form},
                                             current_user)
-        except LaptopRefused as refusal:
+        except Refused as refusal:
             form.form_errors.append(refusal.message)
         else:
             flash(f"Ordinateur {laptop.tag} enregistré.", "success")
@@ -67,7 +65,7 @@ def book(session_id: int):
         return _refused(session, book_form=form)
     try:
         booked = operations.book_laptops(session, form.laptop_id.data, current_user)
-    except LaptopRefused as refusal:
+    except Refused as refusal:
         return _refused(session, refusal.message, book_form=form)
     flash(_done_message(booked, "réservé", "réservés"), "success")
     return _done(session)
@@ -81,7 +79,7 @@ def unbook(session_id: int, laptop_id: int):
         abort(404)  # not booked for this session
     try:
         laptop = operations.unbook_laptop(session, laptop_id, current_user)
-    except LaptopRefused as refusal:
+    except Refused as refusal:
         return _refused(session, refusal.message)
     flash(f"Réservation de {laptop.tag} retirée.", "success")
     return _done(session)
@@ -93,7 +91,7 @@ def hand_out(session_id: int):
     session = get_scoped_or_404(WorkshopSession, session_id)  # the organiser's or the host relay's
     try:
         laptops = operations.hand_out_laptops(session, current_user)
-    except LaptopRefused as refusal:
+    except Refused as refusal:
         return _refused(session, refusal.message)
     flash(_done_message(laptops, "remis", "remis"), "success")
     return _done(session)
@@ -111,7 +109,7 @@ def return_laptop(session_id: int, laptop_id: int):
     try:
         laptop = operations.return_laptop(session, laptop_id, current_user, form.reset_done.data, form.damage.data,
                                           form.needs_repair.data)
-    except LaptopRefused as refusal:
+    except Refused as refusal:
         return _refused(session, refusal.message, return_form=form)
     flash(f"Retour de {laptop.tag} enregistré{' : à réparer' if laptop.state == 'repair' else ''}.", "success")
     return _done(session)

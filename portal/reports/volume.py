@@ -34,9 +34,10 @@ from ..beneficiaries.queries import CODE_ALPHABET, fold, name_tokens
 from ..cash.models import CashClosing
 from ..cash.operations import COUNTED_METHODS
 from ..catalogue.models import Product, ProductOffer
-from ..database import begin_write
 from ..clock import local_day, utcnow
 from ..clock import zone as portal_zone
+from ..database import write_transaction
+from ..errors import Refused
 from ..extensions import db
 from ..relays.models import Relay, Territory
 from ..sales.models import Payment, ReceiptCounter, Sale, SaleLine
@@ -44,9 +45,17 @@ from ..sales.operations import receipt_number
 from ..security import Role
 from ..users.models import User
 from ..workshops.models import Attendance, Enrolment, Parcours, WorkshopSession
-from .models import (DailyActivity, MonthlyActivity, Participant, ParticipantMonth, ParticipantYear, ServedMonth,
-                     ServedPerson, ServedYear, YearlyActivity)
-
+from .models import (
+    DailyActivity,
+    MonthlyActivity,
+    Participant,
+    ParticipantMonth,
+    ParticipantYear,
+    ServedMonth,
+    ServedPerson,
+    ServedYear,
+    YearlyActivity,
+)
 
 
 class _Weighted:
@@ -99,10 +108,6 @@ OPEN_SECONDS = sum(end - start for start, end in OPEN)
 LAST_VOID_CLOCK = 19 * 3600
 CLOSING_CLOCK = 19 * 3600 + 1800
 WORKSHOP_START, WORKSHOP_MINUTES = time(14), 120
-
-
-class VolumeRefused(Exception):
-    """The volume cannot be added (in French)."""
 
 
 @dataclass
@@ -234,7 +239,7 @@ def seed_volume(relays: int = 100, years: int = 10, sales: int = 3_000_000, seed
     `years` years up to now. Refused when the territory exists already."""
     started = clock.perf_counter()
     if db.session.scalar(select(Territory.id).where(Territory.name == TERRITORY)):
-        raise VolumeRefused(f"Le territoire « {TERRITORY} » existe déjà : volume non ajouté.")
+        raise Refused(f"Le territoire « {TERRITORY} » existe déjà : volume non ajouté.")
     rng = random.Random(seed)
     zone = portal_zone()
     now = utcnow().replace(microsecond=0)
@@ -253,14 +258,13 @@ def seed_volume(relays: int = 100, years: int = 10, sales: int = 3_000_000, seed
     writer = _Writer(totals)
     echo(f"Volume : {relays} structures, {_n(sales)} ventes du {first_day:%d/%m/%Y} au {today:%d/%m/%Y}.")
     for relay in generated:
-        begin_write()  # one write transaction per relay (SQLite: the write lock, taken at once)
-        usual_cache = _page_cache(LOAD_CACHE)
+        usual_cache = None
         try:
-            _seed_relay(relay, calendar, products, ids, codes, writer, totals, rng)
-            db.session.commit()
+            with write_transaction():  # one write transaction per relay (SQLite: the write lock, taken at once)
+                usual_cache = _page_cache(LOAD_CACHE)
+                _seed_relay(relay, calendar, products, ids, codes, writer, totals, rng)
         finally:
-            db.session.rollback()  # nothing left after a commit; after an error, the relay's rows
-            _page_cache(usual_cache)
+            _page_cache(usual_cache)  # after the commit or the rollback
         totals.seconds = clock.perf_counter() - started
         echo(f"  {relay.code} : {_n(relay.sales):>7} ventes, {len(relay.people)} personnes — "
              f"{_n(totals.sales + totals.voids)} reçus, {_n(totals.rows)} enregistrements en {totals.seconds:.0f} s "
@@ -540,7 +544,7 @@ def _new_code(rng: random.Random, used: set) -> str:
         if code not in used:
             used.add(code)
             return code
-    raise VolumeRefused("Plus de code libre pour les personnes.")
+    raise Refused("Plus de code libre pour les personnes.")
 
 
 class _Active:

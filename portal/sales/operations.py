@@ -7,12 +7,13 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
+from .. import clock
 from ..beneficiaries.models import Beneficiary
 from ..cash.models import CashClosing
 from ..catalogue.models import Product, ProductOffer
-from .. import clock
 from ..clock import utcnow
-from ..database import begin_write
+from ..database import write_transaction
+from ..errors import Refused
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
 from ..relays.models import Relay
@@ -21,14 +22,6 @@ from ..security import Role
 from ..stock.models import SerialItem
 from ..stock.operations import OutOfStock, move_stock, serial_in_stock
 from .models import Payment, ReceiptCounter, Sale, SaleLine
-
-
-class SaleRefused(Exception):
-    """The sale cannot be recorded; `message` says why in French, `field` where (if known)."""
-
-    def __init__(self, message: str, field: str | None = None):
-        super().__init__(message)
-        self.message, self.field = message, field
 
 
 @dataclass
@@ -52,49 +45,42 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
 
     Receipt number, stock movements and ledger entry commit together or not at all. `at` (naive
     UTC, default now) only serves the demo data, which records past weeks through this path."""
-    begin_write()
     try:
-        existing = _sale_with_token(token)
-        if existing:
-            return existing
-        relay_id = user.relay_id
-        at = at or utcnow()
-        _check_day_open(relay_id, at)
-        counter = _lock_counter(relay_id, clock.local_day(at).year)  # the receipt year is the local one
-        existing = _sale_with_token(token)  # a twin request may have committed while we waited
-        if existing:
-            db.session.rollback()
-            return existing
-        person = _beneficiary(relay_id, beneficiary_id)
-        products = _offered_products(relay_id, lines)
-        _check_rights(user, person, products, lines, override_reason)
-        sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
-        _take_stock(sale, products)
-        append_entry(relay_id, "sale", sale.id, sale_payload(sale))
-        count_sale(sale)
-        if person:
-            person.last_activity_at = utcnow()
-        db.session.commit()
-        return sale
+        with write_transaction():
+            existing = _sale_with_token(token)
+            if existing:
+                return existing
+            relay_id = user.relay_id
+            at = at or utcnow()
+            _check_day_open(relay_id, at)
+            counter = _lock_counter(relay_id, clock.local_day(at).year)  # the receipt year is the local one
+            existing = _sale_with_token(token)  # a twin request may have committed while we waited
+            if existing:
+                return existing
+            person = _beneficiary(relay_id, beneficiary_id)
+            products = _offered_products(relay_id, lines)
+            _check_rights(user, person, products, lines, override_reason)
+            sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
+            _take_stock(sale, products)
+            append_entry(relay_id, "sale", sale.id, sale_payload(sale))
+            count_sale(sale)
+            if person:
+                person.last_activity_at = utcnow()
+            return sale
     except IntegrityError:
-        db.session.rollback()
         existing = _sale_with_token(token)
         if existing:
             return existing
-        raise
-    except Exception:
-        db.session.rollback()
         raise
 
 
 def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
     """Record the void of `sale` (managers): a new linked negative sale that returns the stock."""
     if user.role != Role.MANAGER:
-        raise SaleRefused("Seul·e un·e référent·e peut annuler une vente.")
+        raise Refused("Seul·e un·e référent·e peut annuler une vente.")
     if not reason.strip():
-        raise SaleRefused("Indiquez le motif de l'annulation.", "reason")
-    begin_write()
-    try:
+        raise Refused("Indiquez le motif de l'annulation.", "reason")
+    with write_transaction():
         existing = _sale_with_token(token)
         if existing:
             return existing
@@ -102,7 +88,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
         counter = _lock_counter(sale.relay_id, clock.today().year)
         db.session.refresh(sale)
         if sale.is_void or sale.voided_by is not None:
-            raise SaleRefused("Cette vente est déjà annulée." if sale.voided_by else "Une annulation ne s'annule pas.")
+            raise Refused("Cette vente est déjà annulée." if sale.voided_by else "Une annulation ne s'annule pas.")
         counter.last_seq += 1
         void = Sale(relay_id=sale.relay_id, year=counter.year, seq=counter.last_seq,
                     number=receipt_number(sale.relay.code, counter.year, counter.last_seq), form_token=token,
@@ -126,11 +112,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
                     item.status, item.sale_line_id = "in_stock", None
         append_entry(sale.relay_id, "void", void.id, sale_payload(void))
         count_sale(void)
-        db.session.commit()
         return void
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def receipt_number(relay_code: str, year: int, seq: int) -> str:
@@ -160,8 +142,8 @@ def _check_day_open(relay_id: int, at: datetime) -> None:
     db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
     day = clock.local_day(at)
     if db.session.scalar(select(CashClosing.id).where(CashClosing.relay_id == relay_id, CashClosing.day == day)):
-        raise SaleRefused(f"La caisse du {day:%d/%m/%Y} est clôturée : plus aucune vente ni annulation "
-                          "ne peut y être enregistrée.")
+        raise Refused(f"La caisse du {day:%d/%m/%Y} est clôturée : plus aucune vente ni annulation "
+                      "ne peut y être enregistrée.")
 
 
 def _lock_counter(relay_id: int, year: int) -> ReceiptCounter:
@@ -183,24 +165,24 @@ def _beneficiary(relay_id: int, beneficiary_id: int | None) -> Beneficiary | Non
         return None
     person = db.session.get(Beneficiary, beneficiary_id)
     if person is None or person.relay_id != relay_id or person.anonymised_at:
-        raise SaleRefused("Personne introuvable dans votre structure.", "beneficiary_id")
+        raise Refused("Personne introuvable dans votre structure.", "beneficiary_id")
     return person
 
 
 def _offered_products(relay_id: int, lines: list[LineRequest]) -> dict[int, Product]:
     if not lines:
-        raise SaleRefused("Ajoutez au moins un produit.", "lines")
+        raise Refused("Ajoutez au moins un produit.", "lines")
     ids = {line.product_id for line in lines}
     products = {p.id: p for p in db.session.scalars(
         select(Product).join(ProductOffer).where(Product.id.in_(ids), ProductOffer.relay_id == relay_id,
                                                  Product.active))}
     for line in lines:
         if line.product_id not in products:
-            raise SaleRefused("Ce produit n'est pas proposé par votre structure.", "lines")
+            raise Refused("Ce produit n'est pas proposé par votre structure.", "lines")
         if not 1 <= line.quantity <= 100:
-            raise SaleRefused("La quantité doit être comprise entre 1 et 100.", "lines")
+            raise Refused("La quantité doit être comprise entre 1 et 100.", "lines")
         if products[line.product_id].is_tracked and line.quantity != 1:
-            raise SaleRefused(f"{products[line.product_id].name} : une ligne par numéro de série.", "lines")
+            raise Refused(f"{products[line.product_id].name} : une ligne par numéro de série.", "lines")
     return products
 
 
@@ -208,20 +190,20 @@ def _check_rights(user, person, products, lines, override_reason: str) -> None:
     """Eligibility always; per-person limits and the monthly recharge cap unless a manager overrides."""
     needs_eligibility = [products[line.product_id] for line in lines if products[line.product_id].eligibility_required]
     if needs_eligibility and person is None:
-        raise SaleRefused(f"{needs_eligibility[0].name} est réservé aux personnes éligibles : choisissez la personne.",
-                          "beneficiary_id")
+        raise Refused(f"{needs_eligibility[0].name} est réservé aux personnes éligibles : choisissez la personne.",
+                      "beneficiary_id")
     if needs_eligibility and (not person.eligibility_until or person.eligibility_until < clock.today()):
         when = f" le {person.eligibility_until:%d/%m/%Y}" if person.eligibility_until else ""
-        raise SaleRefused(f"L'éligibilité de {person.full_name} a expiré{when} ou n'a pas été vérifiée : "
-                          "renouvelez-la sur sa fiche avant la vente.", "beneficiary_id")
+        raise Refused(f"L'éligibilité de {person.full_name} a expiré{when} ou n'a pas été vérifiée : "
+                      "renouvelez-la sur sa fiche avant la vente.", "beneficiary_id")
     if person is None:
         return
     overridden = bool(override_reason.strip()) and user.role == Role.MANAGER
     for problem in _limit_problems(person, products, lines):
         if not overridden:
-            raise SaleRefused(problem + (" Un·e référent·e peut lever cette limite en indiquant un motif."
-                                         if user.role != Role.MANAGER else " Indiquez un motif pour lever la limite."),
-                              "override_reason")
+            raise Refused(problem + (" Un·e référent·e peut lever cette limite en indiquant un motif."
+                                     if user.role != Role.MANAGER else " Indiquez un motif pour lever la limite."),
+                          "override_reason")
 
 
 def _limit_problems(person, products, lines) -> list[str]:
@@ -283,22 +265,22 @@ def _payments(total: int, payments: list[PaymentRequest]) -> tuple[list[Payment]
     if total == 0:
         return [Payment(method="free", amount_cents=0)], 0
     if not payments:
-        raise SaleRefused("Indiquez le paiement.", "payments")
+        raise Refused("Indiquez le paiement.", "payments")
     if any(p.amount_cents < 0 or p.method not in ("cash", "card", "cheque") for p in payments):
-        raise SaleRefused("Moyen de paiement ou montant non valide.", "payments")
+        raise Refused("Moyen de paiement ou montant non valide.", "payments")
     paid = sum(p.amount_cents for p in payments)
     if paid != total:
-        raise SaleRefused(f"Les paiements ({paid / 100:.2f} €) ne correspondent pas au total "
-                          f"({total / 100:.2f} €).".replace(".", ","), "payments")
+        raise Refused(f"Les paiements ({paid / 100:.2f} €) ne correspondent pas au total "
+                      f"({total / 100:.2f} €).".replace(".", ","), "payments")
     change = 0
     rows = []
     for p in payments:
         if p.method == "cheque" and not p.cheque_number.strip():
-            raise SaleRefused("Indiquez le numéro du chèque.", "payments")
+            raise Refused("Indiquez le numéro du chèque.", "payments")
         if p.method == "cash":
             given = p.given_cents if p.given_cents is not None else p.amount_cents
             if given < p.amount_cents:
-                raise SaleRefused("La somme donnée en espèces est inférieure au montant dû.", "payments")
+                raise Refused("La somme donnée en espèces est inférieure au montant dû.", "payments")
             change += given - p.amount_cents
             rows.append(Payment(method="cash", amount_cents=p.amount_cents, given_cents=given))
         else:
@@ -313,14 +295,14 @@ def _take_stock(sale: Sale, products: dict[int, Product]) -> None:
         if product.is_tracked:
             item = serial_in_stock(sale.relay_id, line.serial)
             if item is None or item.product_id != product.id:
-                raise SaleRefused(f"{product.name} : le numéro {line.serial or '(vide)'} n'est pas en stock ici.",
-                                  "lines")
+                raise Refused(f"{product.name} : le numéro {line.serial or '(vide)'} n'est pas en stock ici.",
+                              "lines")
             item.status, item.sale_line_id = "sold", line.id
             line.serial, line.grade = item.serial, item.grade
         try:
             move_stock(sale.relay_id, product.id, -line.quantity, "sale", sale.user_id, sale.number)
         except OutOfStock:
-            raise SaleRefused(f"Stock insuffisant : {product.name}.", "lines") from None
+            raise Refused(f"Stock insuffisant : {product.name}.", "lines") from None
 
 
 def _sealed_payloads(kind: str, sale_ids: list[int]) -> dict[int, dict]:

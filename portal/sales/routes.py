@@ -8,6 +8,7 @@ from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
 from ..catalogue.models import Product, ProductOffer
 from ..database import begin_write
+from ..errors import Refused
 from ..extensions import db
 from ..forms import HIDDEN, HIDDEN_CHARACTERS, parse_euros, record_id
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
@@ -16,7 +17,7 @@ from ..stock.operations import serial_in_stock
 from .filters import SalesFilterForm
 from .forms import MAX_LINES, SaleDraft, new_draft, parse_draft
 from .models import PAYMENT_METHODS, Sale
-from .operations import LineRequest, SaleRefused, record_sale, void_sale
+from .operations import LineRequest, record_sale, void_sale
 from .queries import sales_list, sales_totals
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
@@ -72,7 +73,7 @@ def new():
         try:
             sale = record_sale(current_user, draft.token, draft.lines, draft.payments(),
                                draft.beneficiary_id, draft.override_reason)
-        except SaleRefused as refusal:
+        except Refused as refusal:
             draft.errors[refusal.field or "sale"] = refusal.message
         else:
             flash(f"Vente {sale.number} enregistrée.", "success")
@@ -128,7 +129,7 @@ def void(sale_id: int):
     elif request.method == "POST":
         try:
             voided = void_sale(current_user, sale, reason, token[:64])
-        except SaleRefused as refusal:
+        except Refused as refusal:
             error = refusal.message
         else:
             flash(f"Vente {sale.number} annulée par {voided.number}. Le stock a été rétabli.", "success")

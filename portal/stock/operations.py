@@ -8,7 +8,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..audit.operations import record_event
 from ..catalogue.models import ProductOffer
-from ..database import begin_write
+from ..database import write_transaction
+from ..errors import Refused
 from ..extensions import db
 from .models import SerialItem, StockLevel, StockMovement
 
@@ -66,80 +67,56 @@ def serial_in_stock(relay_id: int, serial: str) -> SerialItem | None:
     )
 
 
-class StockRefused(Exception):
-    """A stock operation that cannot be done; `message` says why in French."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
 def deliver(user, relay_id: int, product, note: str, quantity: int, serials: list[str] = (),
             grade: str = "") -> StockMovement:
     """Record a delivery from the coordination: one movement and, for tracked products, one unit
     per serial number (then the quantity is their count). All or nothing."""
-    begin_write()
     try:
-        if serials:
-            quantity = len(serials)
-            db.session.add_all(SerialItem(product_id=product.id, relay_id=relay_id, serial=serial,
-                                          grade=grade, status="in_stock") for serial in serials)
-        movement = move_stock(relay_id, product.id, quantity, "delivery", user.id, reference=note)
-        record_event("stock.delivery", subject=f"relay:{relay_id}",
-                     detail=f"{product.code} +{quantity} bon {note}")
-        db.session.commit()
-        return movement
+        with write_transaction():
+            if serials:
+                quantity = len(serials)
+                db.session.add_all(SerialItem(product_id=product.id, relay_id=relay_id, serial=serial,
+                                              grade=grade, status="in_stock") for serial in serials)
+            movement = move_stock(relay_id, product.id, quantity, "delivery", user.id, reference=note)
+            record_event("stock.delivery", subject=f"relay:{relay_id}",
+                         detail=f"{product.code} +{quantity} bon {note}")
+            return movement
     except IntegrityError:
-        db.session.rollback()
-        raise StockRefused("Un de ces numéros vient d'être enregistré par ailleurs : "
-                           "vérifiez la liste et recommencez.") from None
-    except Exception:
-        db.session.rollback()
-        raise
+        raise Refused("Un de ces numéros vient d'être enregistré par ailleurs : "
+                      "vérifiez la liste et recommencez.") from None
 
 
 def adjust_stock(user, relay_id: int, product, counted: int, reason: str) -> StockMovement:
     """Bring the stock to the quantity counted on the shelf, with the reason of the difference."""
-    begin_write()
-    try:
+    with write_transaction():
         current = db.session.scalar(
             select(StockLevel.quantity).where(StockLevel.relay_id == relay_id, StockLevel.product_id == product.id)
             .with_for_update()) or 0
         if counted == current:
-            raise StockRefused(f"Le stock est déjà de {current}.")
+            raise Refused(f"Le stock est déjà de {current}.")
         movement = move_stock(relay_id, product.id, counted - current, "adjustment", user.id, reason=reason)
         record_event("stock.adjustment", subject=f"relay:{relay_id}",
                      detail=f"{product.code} {current} → {counted} : {reason}")
-        db.session.commit()
         return movement
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def transfer_stock(user, source, destination, product, quantity: int) -> None:
     """Move units from one relay to another: out of the source and into the destination together."""
-    begin_write()
     try:
-        reference = f"{source.code} → {destination.code}"
-        move_stock(source.id, product.id, -quantity, "transfer_out", user.id, reference=reference)
-        move_stock(destination.id, product.id, quantity, "transfer_in", user.id, reference=reference)
-        record_event("stock.transfer", subject=f"relay:{source.id}",
-                     detail=f"{product.code} {quantity} {reference}")
-        db.session.commit()
+        with write_transaction():
+            reference = f"{source.code} → {destination.code}"
+            move_stock(source.id, product.id, -quantity, "transfer_out", user.id, reference=reference)
+            move_stock(destination.id, product.id, quantity, "transfer_in", user.id, reference=reference)
+            record_event("stock.transfer", subject=f"relay:{source.id}",
+                         detail=f"{product.code} {quantity} {reference}")
     except OutOfStock:
-        db.session.rollback()
         left = stock_level(source.id, product.id)
-        raise StockRefused(f"Stock insuffisant à {source.name} : {left} disponible{'s' if left > 1 else ''}.") from None
-    except Exception:
-        db.session.rollback()
-        raise
+        raise Refused(f"Stock insuffisant à {source.name} : {left} disponible{'s' if left > 1 else ''}.") from None
 
 
 def set_thresholds(user, relay_id: int, thresholds: dict[int, int]) -> int:
     """Set the low-stock threshold of each product (by id) offered by a relay; how many changed."""
-    begin_write()
-    try:
+    with write_transaction():
         offers = db.session.scalars(select(ProductOffer).where(ProductOffer.relay_id == relay_id,
                                                                ProductOffer.product_id.in_(thresholds)))
         changed = {}
@@ -148,8 +125,4 @@ def set_thresholds(user, relay_id: int, thresholds: dict[int, int]) -> int:
                 offer.low_stock_threshold = changed[offer.product_id] = thresholds[offer.product_id]
         if changed:
             record_event("stock.thresholds", subject=f"relay:{relay_id}", detail=str(changed))
-        db.session.commit()
         return len(changed)
-    except Exception:
-        db.session.rollback()
-        raise

@@ -7,13 +7,14 @@ from sqlalchemy.orm import joinedload
 
 from .. import htmx
 from ..catalogue.models import Product, ProductOffer
+from ..errors import Refused
 from ..extensions import db
 from ..forms import record_id
 from ..relays.models import Relay
 from ..security import Role, get_scoped_or_404, roles_required, scope_clause, scoped
 from .forms import NO_CHOICE, AdjustForm, DeliveryForm, TransferForm, shorten, thresholds_form
 from .models import MOVEMENT_KINDS, SerialItem, StockMovement
-from .operations import StockRefused, adjust_stock, deliver, set_thresholds, transfer_stock
+from .operations import adjust_stock, deliver, set_thresholds, transfer_stock
 from .queries import low_stock_counts, relay_stock
 
 bp = Blueprint("stock", __name__, url_prefix="/stock")
@@ -64,7 +65,7 @@ def new_delivery():
             try:
                 deliver(current_user, relay.id, product, form.note.data, form.quantity.data,
                         [serial for _, serial in lines], form.grade.data)
-            except StockRefused as refusal:
+            except Refused as refusal:
                 form.serials.errors.append(refusal.message)
             else:
                 flash(f"Livraison enregistrée : {len(lines) or form.quantity.data} × {product.name} "
@@ -89,7 +90,7 @@ def adjust(relay_id: int):
         else:
             try:
                 adjust_stock(current_user, relay.id, product, form.counted.data, form.reason.data)
-            except StockRefused as refusal:
+            except Refused as refusal:
                 form.counted.errors.append(refusal.message)
             else:
                 flash(f"Stock de {product.name} ramené à {form.counted.data}.", "success")
@@ -113,7 +114,7 @@ def new_transfer():
         elif offered:
             try:
                 transfer_stock(current_user, source, destination, product, form.quantity.data)
-            except StockRefused as refusal:
+            except Refused as refusal:
                 form.quantity.errors.append(refusal.message)
             else:
                 flash(f"Transfert enregistré : {form.quantity.data} × {product.name} de {source.name} "

@@ -4,28 +4,21 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import delete, inspect, select
 
+from .. import clock
 from ..audit.operations import record_event
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.operations import create_beneficiary, touch
-from ..database import begin_write
 from ..clock import utcnow
+from ..database import write_transaction
+from ..errors import Refused
 from ..extensions import db
 from ..reports.operations import count_attendance, count_session_change
-from .. import clock
 from .models import ATTENDANCE, Attendance, Enrolment, Parcours, WorkshopSession
 from .queries import places_left
 
 # The fields a duplicated session takes from its model.
 COPIED_FIELDS = ("parcours_id", "relay_id", "host_relay_id", "start_time", "duration_minutes", "commune",
                  "venue", "facilitator_id", "capacity", "laptops_planned", "notes")
-
-
-class WorkshopRefused(Exception):
-    """The change cannot be made; `message` says why in French."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def save_parcours(parcours: Parcours, user) -> None:
@@ -77,78 +70,63 @@ def duplicate_session(session: WorkshopSession, user) -> WorkshopSession:
 
 def enrol(parcours: Parcours, beneficiary_id: int, host_relay_id: int, user) -> Beneficiary:
     """Enrol a person of the host relay in the parcours, if there is a place left."""
-    begin_write()
-    try:
+    with write_transaction():
         _lock(parcours)
         person = db.session.get(Beneficiary, beneficiary_id)
         if person is None or person.relay_id != host_relay_id or person.anonymised_at:
-            raise WorkshopRefused("Personne introuvable parmi les personnes de cette structure.")
+            raise Refused("Personne introuvable parmi les personnes de cette structure.")
         if _enrolment(parcours.id, person.id):
-            raise WorkshopRefused(f"{person.full_name} est déjà inscrit·e à ce parcours.")
+            raise Refused(f"{person.full_name} est déjà inscrit·e à ce parcours.")
         _check_places(parcours, host_relay_id)
         db.session.add(Enrolment(parcours_id=parcours.id, beneficiary_id=person.id, enrolled_by_id=user.id))
         touch(person)
         record_event("enrolment.add", subject=f"parcours:{parcours.id}", detail=f"beneficiary:{person.id}",
                      actor=user)
-        db.session.commit()
         return person
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def enrol_new_person(parcours: Parcours, person: Beneficiary, host_relay_id: int, user) -> Beneficiary:
     """Create a person of the host relay and enrol them, in one transaction (or neither)."""
-    begin_write()
-    try:
+    with write_transaction():
         _lock(parcours)
         _check_places(parcours, host_relay_id)
         person.notice_given_on = clock.today()
         person.notice_version = current_app.config["NOTICE_VERSION"]
-        # The enrolment waits for the person's insert: create_beneficiary flushes both and its
-        # commit is this transaction's only one.
+        # The enrolment waits for the person's insert: create_beneficiary flushes both and commits
+        # them, which leaves nothing for the block's own commit.
         with db.session.no_autoflush:
             db.session.add(Enrolment(parcours_id=parcours.id, beneficiary=person, enrolled_by_id=user.id))
             record_event("enrolment.add", subject=f"parcours:{parcours.id}", detail="nouvelle fiche", actor=user)
             create_beneficiary(person, user, host_relay_id)
         return person
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def unenrol(parcours: Parcours, beneficiary_id: int, user) -> None:
     """Remove a person from a parcours, with their absent/excused marks; not once they attended."""
-    begin_write()
-    try:
+    with write_transaction():
         enrolment = _enrolment(parcours.id, beneficiary_id)
         if enrolment is None:
-            raise WorkshopRefused("Cette personne n'est pas inscrite à ce parcours.")
+            raise Refused("Cette personne n'est pas inscrite à ce parcours.")
         session_ids = select(WorkshopSession.id).where(WorkshopSession.parcours_id == parcours.id)
         marks = select(Attendance).where(Attendance.beneficiary_id == beneficiary_id,
                                          Attendance.session_id.in_(session_ids))
         if db.session.scalar(marks.where(Attendance.status == "present").limit(1)):
-            raise WorkshopRefused(f"{enrolment.beneficiary.full_name} a déjà assisté à une séance : "
-                                  "l'inscription reste, pour son attestation.")
+            raise Refused(f"{enrolment.beneficiary.full_name} a déjà assisté à une séance : "
+                          "l'inscription reste, pour son attestation.")
         db.session.execute(delete(Attendance).where(Attendance.beneficiary_id == beneficiary_id,
                                                     Attendance.session_id.in_(session_ids)))
         db.session.delete(enrolment)
         record_event("enrolment.remove", subject=f"parcours:{parcours.id}", detail=f"beneficiary:{beneficiary_id}",
                      actor=user)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def record_attendance(session: WorkshopSession, person: Beneficiary, status: str, user) -> None:
     """Mark a person of the session's sheet present, absent or excused (again: the last mark wins)."""
     if status not in ATTENDANCE:
-        raise WorkshopRefused("Choisissez présent·e, absent·e ou excusé·e.")
+        raise Refused("Choisissez présent·e, absent·e ou excusé·e.")
     if status != "excused" and session.day > clock.today():
-        raise WorkshopRefused("La séance n'a pas encore eu lieu : seule une absence excusée peut être notée.")
-    begin_write()
-    try:
+        raise Refused("La séance n'a pas encore eu lieu : seule une absence excusée peut être notée.")
+    with write_transaction():
         # Marks of one session take turns: two first clicks for one person make one row.
         db.session.execute(select(WorkshopSession.id).where(WorkshopSession.id == session.id).with_for_update())
         mark = db.session.scalar(select(Attendance).where(Attendance.session_id == session.id,
@@ -161,10 +139,6 @@ def record_attendance(session: WorkshopSession, person: Beneficiary, status: str
             for name, value in values.items():
                 setattr(mark, name, value)
         touch(person)
-        db.session.commit()
-    except Exception:
-        db.session.rollback()
-        raise
 
 
 def _lock(parcours: Parcours) -> None:
@@ -179,5 +153,5 @@ def _enrolment(parcours_id: int, beneficiary_id: int) -> Enrolment | None:
 
 def _check_places(parcours: Parcours, host_relay_id: int) -> None:
     if places_left(parcours.id, host_relay_id) == 0:
-        raise WorkshopRefused("Le parcours est complet : plus aucune place dans ses séances. "
-                              "Augmentez le nombre de places d'une séance, ou désinscrivez quelqu'un.")
+        raise Refused("Le parcours est complet : plus aucune place dans ses séances. "
+                      "Augmentez le nombre de places d'une séance, ou désinscrivez quelqu'un.")

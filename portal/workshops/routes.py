@@ -9,6 +9,7 @@ from .. import htmx
 from ..beneficiaries.forms import parse_phone
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import possible_duplicates, search
+from ..errors import Refused
 from ..extensions import db
 from ..forms import record_id
 from ..laptops.queries import session_laptops_context, slot_clash
@@ -18,7 +19,6 @@ from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_req
 from . import documents, operations
 from .forms import ParcoursForm, QuickPersonForm, SessionForm, format_clock, format_duration
 from .models import ATTENDANCE, THEMES, Parcours, WorkshopSession
-from .operations import WorkshopRefused
 from .queries import (enrolled_count, host_relays, parcours_people, places_left, possible_facilitators,
                       relays_to_host, session_marked, sessions_attendance, sessions_enrolled, sessions_list, sheet_counts,
                       sheet_people, visible_facilitators)
@@ -92,7 +92,7 @@ def enrol(parcours_id: int):
     try:
         person = operations.enrol(parcours, request.form.get("beneficiary_id", 0, type=record_id), page["host"].id,
                                   current_user)
-    except WorkshopRefused as refusal:
+    except Refused as refusal:
         return _enrolment_refused(page, refusal.message)
     flash(f"{person.full_name} est inscrit·e.", "success")
     return _enrolment_done(parcours, page)
@@ -116,7 +116,7 @@ def enrol_new(parcours_id: int):
             person = Beneficiary(first_name=form.first_name.data, last_name=form.last_name.data, phone=phone)
             try:
                 operations.enrol_new_person(parcours, person, page["host"].id, current_user)
-            except WorkshopRefused as refusal:
+            except Refused as refusal:
                 return _enrolment_refused(page, refusal.message)
             flash(f"Fiche créée pour {person.full_name} — code {person.code} — et inscription faite.", "success")
             return _enrolment_done(parcours, page)
@@ -129,7 +129,7 @@ def unenrol(parcours_id: int, beneficiary_id: int):
     parcours = get_scoped_or_404(Parcours, parcours_id)
     try:
         operations.unenrol(parcours, beneficiary_id, current_user)
-    except WorkshopRefused as refusal:
+    except Refused as refusal:
         return _enrolment_refused(_parcours_page(parcours, request.form), refusal.message)
     flash("Inscription retirée.", "success")
     return _enrolment_done(parcours, _parcours_page(parcours, request.form))
@@ -175,7 +175,7 @@ def mark(session_id: int, beneficiary_id: int):
     status = request.form.get("status", "")
     try:
         operations.record_attendance(session, row[0], status, current_user)
-    except WorkshopRefused as refusal:
+    except Refused as refusal:
         return htmx.render("workshops/session.html", "attendance", **session_page(session, refusal.message),
                            status=422)
     flash(f"{row[0].full_name} : {ATTENDANCE[status].lower()}.", "success")
