@@ -13,6 +13,8 @@ from portal.ledger.models import LedgerEntry
 from portal.ledger.operations import short_fingerprint
 from portal.pdf import render_pdf
 from portal.sales.documents import receipt_context
+from portal.sales.forms import MAX_LINES
+from portal.sales.models import Sale
 from portal.sales.operations import LineRequest, PaymentRequest, record_sale, void_sale
 from portal.security import Role
 from portal.stock.models import SerialItem
@@ -183,6 +185,68 @@ def test_the_context_holds_plain_values_only(sale, shop):
     void = void_sale(manager, sale, "erreur", uuid.uuid4().hex)
     for context in (receipt_context(sale, 3), receipt_context(void, 0)):
         assert_plain(context)
+
+
+# --- the paper: an 80 mm page as tall as its content, an A5 sheet used to its width ------------
+
+MM = 72 / 25.4  # PDF points per millimetre
+
+
+def text_positions(data: bytes) -> tuple[float, float, list[tuple[float, float, str]]]:
+    """The first page's width and height, and where each piece of text starts (x, y from the
+    bottom of the page), all in millimetres."""
+    page = PdfReader(io.BytesIO(data)).pages[0]
+    found = []
+
+    def visit(text, cm, tm, font, size):
+        if text.strip():
+            x = tm[4] * cm[0] + tm[5] * cm[2] + cm[4]
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+            found.append((x / MM, y / MM, text.strip()))
+
+    page.extract_text(visitor_text=visit)
+    return float(page.mediabox.width) / MM, float(page.mediabox.height) / MM, found
+
+
+@pytest.fixture
+def sell_lines(shop, make_product):
+    """sell_lines(n): a sale of n different products (each with an IMEI-long line of text)."""
+    relay, volunteer, _, person, _, _ = shop
+
+    def sell(count: int) -> Sale:
+        products = [make_product([relay], stock=1, name=f"Housse de protection modèle {i}", category="accessory",
+                                 price=300, reference=900) for i in range(count)]
+        return record_sale(volunteer, uuid.uuid4().hex, [LineRequest(p.id) for p in products],
+                           [PaymentRequest("cash", 300 * count, 300 * count + 200)], person.id)
+    return sell
+
+
+def test_the_80mm_page_is_as_tall_as_its_receipt(shop, sell_lines):
+    relay, *_ = shop
+    relay.receipt_format = "80mm"
+    db.session.commit()
+    heights = {}
+    for count in (1, 8, MAX_LINES):
+        data = render_pdf("pdf/receipt.html", **receipt_context(sell_lines(count), 1))
+        assert len(PdfReader(io.BytesIO(data)).pages) == 1, f"{count} lines: more than one page"
+        width, height, texts = text_positions(data)
+        assert width == pytest.approx(80, abs=0.2)
+        lowest = min(y for _, y, _ in texts)  # the baseline of the last line ("Merci de garder ce reçu.")
+        assert 2 < lowest <= 10, f"{count} lines: {lowest:.1f} mm of paper below the last line"
+        assert max(y for _, y, _ in texts) < height, f"{count} lines: text above the page"
+        heights[count] = height
+    assert heights[1] < heights[8] < heights[MAX_LINES], heights
+    assert heights[MAX_LINES] > 200, heights  # longer than the former fixed page: still one page
+
+
+def test_the_a5_receipt_uses_the_width_of_the_sheet(sale, shop):
+    relay, *_ = shop
+    relay.receipt_format = "A5"
+    db.session.commit()
+    width, _, texts = text_positions(render_pdf("pdf/receipt.html", **receipt_context(sale, 0)))
+    assert width == pytest.approx(148, abs=0.2)
+    total = next(x for x, _, text in texts if text.startswith("15,00"))  # right-aligned in its table
+    assert total > 115, f"the total starts at {total:.0f} mm of a 148 mm sheet: the table is narrow"
 
 
 def test_a_receipt_printed_while_another_write_runs_waits_for_it(app, client, login, sale, shop):
