@@ -20,9 +20,21 @@ from urllib.request import url2pathname
 from flask import Response, current_app, render_template, url_for
 
 # page_size given to a template: its <html data-page>, which print.css turns into the page's
-# `size`. A5 is the default; 80 mm is the width of a thermal receipt roll (a PDF page needs a
-# height: a longer receipt goes on a second page).
+# `size`. A5 is the default; 80 mm is the width of a thermal receipt roll, whose page is as tall
+# as its content.
 PAGE_SIZES = ("A5", "A4", "80mm")
+
+# A roll has no page height of its own: the printer feeds the paper the page asks for, then cuts.
+# So an 80 mm document is laid out once on a page taller than any receipt (print.css's named page
+# `receipt`, made 3 m tall and without a bottom margin), then its page is cut ROLL_BOTTOM_MM below
+# the element ROLL_END, the last of the document (_document.html), whose position WeasyPrint
+# reports in Page.anchors. The cut changes only the page's height, which only the PDF writer reads
+# (the media box, the flip of the y axis): the layout stays as it was. A stylesheet given to
+# WeasyPrint is the user's, below print.css (the author's) in the cascade unless !important.
+ROLL_END = "roll-end"
+ROLL_LAYOUT = "@page receipt { size: 80mm 3000mm !important; margin-bottom: 0 !important }"
+ROLL_BOTTOM_MM = 6
+CSS_PX_PER_MM = 96 / 25.4
 
 # Filenames end up in download folders and browser histories: code names them, never a person.
 FILENAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.pdf")
@@ -90,7 +102,7 @@ def render_pdf(template_name: str, **context) -> bytes:
     `context` holds plain values only (dicts, lists, strings, numbers, dates), never database
     objects; `page_size` may be one of PAGE_SIZES (default "A5"). Needs an app context.
     """
-    from weasyprint import HTML
+    from weasyprint import CSS, HTML
 
     html = _render_document(template_name, for_pdf=True, **context)
     static_folder = Path(current_app.static_folder).resolve()
@@ -99,8 +111,22 @@ def render_pdf(template_name: str, **context) -> bytes:
         base_url=static_folder.as_uri() + "/",
         url_fetcher=static_only_fetcher(static_folder),
     )
+    if context.get("page_size") != "80mm":
+        with _render_lock:
+            return document.write_pdf(font_config=_shared_font_config())
+    roll_layout = CSS(string=ROLL_LAYOUT)
     with _render_lock:
-        return document.write_pdf(font_config=_shared_font_config())
+        laid_out = document.render(font_config=_shared_font_config(), stylesheets=[roll_layout])
+        _cut_roll(laid_out)
+        return laid_out.write_pdf()
+
+
+def _cut_roll(document) -> None:
+    """Make the page of a laid-out 80 mm document end ROLL_BOTTOM_MM below its content."""
+    page = document.pages[0]
+    if len(document.pages) > 1 or ROLL_END not in page.anchors:
+        raise ValueError("an 80 mm document must end with its roll-end mark on its one page")
+    page.height = page.anchors[ROLL_END][1] + ROLL_BOTTOM_MM * CSS_PX_PER_MM
 
 
 def pdf_response(template_name: str, filename: str, **context) -> Response:
@@ -129,6 +155,7 @@ def _render_document(template_name: str, for_pdf: bool, **context) -> str:
         template_name,
         # WeasyPrint resolves static files against base_url; a browser needs their URL.
         asset=(lambda name: name) if for_pdf else (lambda name: url_for("static", filename=name)),
+        roll_end=ROLL_END,
         **context,
     )
 

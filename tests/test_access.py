@@ -14,6 +14,7 @@ from portal.extensions import db
 from portal.laptops.models import Laptop
 from portal.laptops.operations import book_laptops
 from portal.sales.operations import LineRequest, PaymentRequest, record_sale
+from portal.sales.prints import print_original
 from portal.security import Role
 from portal.workshops.operations import enrol, record_attendance
 
@@ -72,7 +73,12 @@ TABLE = [
     row("GET", "/sales/new", vol=200, mgr=200),
     row("POST", "/sales/new", vol=200, mgr=200),
     row("GET", "/sales/<int:sale_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
-    row("GET", "/sales/<int:sale_id>/receipt.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    row("POST", "/sales/<int:sale_id>/print", vol=303, mgr=303, other={VOL: 404, MGR: 404}),
+    # 422: the form names no print shown (the reprint that follows print `seen`).
+    row("POST", "/sales/<int:sale_id>/reprint", vol=422, mgr=422, other={VOL: 404, MGR: 404}),
+    row("GET", "/sales/<int:sale_id>/prints/<int:number>.pdf", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
+    # 302: to the latest print (the world's sales have their original), never a new one.
+    row("GET", "/sales/<int:sale_id>/receipt.pdf", vol=302, mgr=302, other={VOL: 404, MGR: 404}),
     row("GET", "/sales/<int:sale_id>/receipt", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("GET", "/sales/<int:sale_id>/void", mgr=200, other={MGR: 404}),
     row("POST", "/sales/<int:sale_id>/void", mgr=422, other={MGR: 404}),
@@ -194,7 +200,7 @@ def world(make_territory, make_relay, make_user, make_beneficiary, make_product,
     accessory = make_product([ours, theirs], stock=5, category="accessory", eligibility_required=False)
     for where, seller in (("own", users[VOL]), ("other", make_user(VOL, relay=theirs))):
         sale = record_sale(seller, f"access-{where}", [LineRequest(accessory.id)], [PaymentRequest("cash", 500)])
-        targets[where]["sale_id"] = sale.id
+        targets[where] |= {"sale_id": sale.id, "number": print_original(seller, sale).number}
     for where in targets:
         targets[where]["product_id"] = accessory.id  # one catalogue for every territory
     yesterday, nothing = clock.today() - timedelta(days=1), {"cash": 0, "card": 0, "cheque": 0}

@@ -168,7 +168,7 @@ def report():
 @pytest.fixture(scope="module")
 def demo_app(migrated):
     """The app on the Hautes-Alpes demo, seeded once for every account (the crawl only reads, but
-    for logins and print counters); its relay ids by code. Emptied afterwards, as `app` does."""
+    for logins); its relay ids by code. Emptied afterwards, as `app` does."""
     app = make_test_app(migrated)
     app.test_client_class = IsolatedClient
     with app.app_context():

@@ -139,6 +139,8 @@ FORMS = [
         "line-0-product": ids["product_id"], "line-0-quantity": "1", "pay_cash": "5,00", "cash_given": "10",
         "pay_card": "", "pay_cheque": "", "cheque_number": "", "override_reason": ""},
         shows=("/sales/",)),
+    Form("/sales/<int:sale_id>/print", VOL),
+    Form("/sales/<int:sale_id>/reprint", VOL, lambda ids, n: {"seen": ids["number"]}),
     Form("/workshops/parcours/new", VOL, parcours, shows=("/workshops/",), markup=("title", "description")),
     Form("/workshops/parcours/<int:parcours_id>/edit", VOL, parcours, shows=("/workshops/",),
          markup=("title", "description")),

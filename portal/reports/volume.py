@@ -676,7 +676,6 @@ def _write_receipt(relay: _Relay, receipt: _Receipt, year: int, seq: int, ids: _
         "created_at": receipt.at, "total_cents": receipt.total, "reference_total_cents": reference,
         "change_cents": receipt.change, "override_reason": "",
         "voids_sale_id": receipt.voids.id if receipt.voids else None, "void_reason": receipt.reason,
-        "print_count": 0,
     })
     for product, quantity, serial, grade in receipt.lines:
         writer.add(SaleLine, {

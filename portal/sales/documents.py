@@ -1,4 +1,6 @@
 """Plain-data context for a sale's receipt (or a void's), original or duplicate."""
+from datetime import datetime
+
 from sqlalchemy import select
 
 from ..extensions import db
@@ -8,8 +10,9 @@ from ..templating import local_datetime, money
 from .models import PAYMENT_METHODS, Sale
 
 
-def receipt_context(sale: Sale, print_number: int) -> dict:
-    """What pdf/receipt.html prints; print_number 0 is the original, n ≥ 1 is "DUPLICATA n"."""
+def receipt_context(sale: Sale, print_number: int, printed_at: datetime | None = None) -> dict:
+    """What pdf/receipt.html prints; print_number 0 is the original, n ≥ 1 is "DUPLICATA n",
+    printed at `printed_at` (naive UTC; None when not known or not printed yet)."""
     relay, person = sale.relay, sale.beneficiary
     economy = sale.reference_total_cents - sale.total_cents
     return {
@@ -29,6 +32,7 @@ def receipt_context(sale: Sale, print_number: int) -> dict:
         "voids": {"number": sale.voids.number, "reason": sale.void_reason} if sale.is_void else None,
         "voided_by": sale.voided_by.number if sale.voided_by else None,
         "duplicate": print_number if print_number >= 1 else None,
+        "reprinted_at": local_datetime(printed_at, "dd/MM/y HH:mm") if print_number >= 1 and printed_at else None,
         "fingerprint": _fingerprint(sale),
     }
 

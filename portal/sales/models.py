@@ -44,7 +44,6 @@ class Sale(db.Model):
     override_reason: Mapped[str] = mapped_column(String(300), default="")  # a manager lifted a cap
     voids_sale_id: Mapped[int | None] = mapped_column(ForeignKey("sale.id"), unique=True)
     void_reason: Mapped[str] = mapped_column(String(300), default="")
-    print_count: Mapped[int] = mapped_column(default=0)
 
     relay = relationship("Relay")
     user = relationship("User")
@@ -55,6 +54,7 @@ class Sale(db.Model):
         remote_side=[id], foreign_keys=[voids_sale_id], back_populates="voided_by")
     voided_by: Mapped["Sale | None"] = relationship(
         foreign_keys=[voids_sale_id], back_populates="voids", uselist=False)
+    prints: Mapped[list["ReceiptPrint"]] = relationship(order_by="ReceiptPrint.number", viewonly=True)
 
     @property
     def is_void(self) -> bool:
@@ -96,3 +96,23 @@ class Payment(db.Model):
     cheque_number: Mapped[str] = mapped_column(String(20), default="")
 
     sale: Mapped[Sale] = relationship(back_populates="payments")
+
+
+class ReceiptPrint(db.Model):
+    """One print of a sale's (or a void's) receipt: number 0 is the original, n ≥ 1 is "DUPLICATA n".
+
+    A print is recorded by an explicit action; showing its PDF again writes nothing. Prints counted
+    before each one was recorded have no date nor author."""
+
+    __table_args__ = (CheckConstraint("number >= 0", name="number_not_negative"),)
+
+    sale_id: Mapped[int] = mapped_column(ForeignKey("sale.id"), primary_key=True)
+    number: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    printed_at: Mapped[datetime | None] = mapped_column(default=utcnow)
+    printed_by_id: Mapped[int | None] = mapped_column(ForeignKey("app_user.id"))
+
+    printed_by = relationship("User")
+
+    @property
+    def is_original(self) -> bool:
+        return self.number == 0

@@ -77,7 +77,8 @@ def sales_list(relay_id: int, filters: SalesFilters):
     The person is joined through the scoping helper too: a name shows only to those who may see it."""
     people = and_(Beneficiary.id == Sale.beneficiary_id, scope_clause(Beneficiary))
     return (receipts(relay_id, filters).add_columns(Beneficiary).outerjoin(Beneficiary, people)
-            .options(selectinload(Sale.lines), selectinload(Sale.payments), selectinload(Sale.voided_by))
+            .options(selectinload(Sale.lines), selectinload(Sale.payments), selectinload(Sale.voided_by),
+                     selectinload(Sale.prints))
             .order_by(Sale.created_at.desc(), Sale.id.desc()))
 
 

@@ -1,13 +1,12 @@
 """The sale screen, the sale page, receipts and voids."""
-from flask import Blueprint, abort, current_app, flash, request, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from .. import clock, htmx
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
 from ..catalogue.models import Product, ProductOffer
-from ..database import begin_write
 from ..errors import Refused
 from ..extensions import db
 from ..forms import HIDDEN, HIDDEN_CHARACTERS, parse_euros, record_id
@@ -16,8 +15,9 @@ from ..stock.models import StockLevel
 from ..stock.operations import serial_in_stock
 from .filters import SalesFilterForm
 from .forms import MAX_LINES, SaleDraft, new_draft, parse_draft
-from .models import PAYMENT_METHODS, Sale
+from .models import PAYMENT_METHODS, ReceiptPrint, Sale
 from .operations import LineRequest, record_sale, void_sale
+from .prints import PRINTED_AT, next_print_number, print_original, reprint
 from .queries import sales_list, sales_totals
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
@@ -88,32 +88,64 @@ def new():
 @roles_required(*RELAY_ROLES)
 def show(sale_id: int):
     sale = get_scoped_or_404(Sale, sale_id)
-    return htmx.render("sales/show.html", sale=sale, methods=PAYMENT_METHODS)
+    return _sale_page(sale)
+
+
+@bp.post("/<int:sale_id>/print")
+@roles_required(*RELAY_ROLES)
+def print_receipt(sale_id: int):
+    sale = get_scoped_or_404(Sale, sale_id)
+    made = print_original(current_user, sale)
+    return htmx.redirect_to(url_for("sales.print_pdf", sale_id=sale.id, number=made.number))
+
+
+@bp.post("/<int:sale_id>/reprint")
+@roles_required(*RELAY_ROLES)
+def reprint_receipt(sale_id: int):
+    sale = get_scoped_or_404(Sale, sale_id)
+    try:
+        made = reprint(current_user, sale, request.form.get("seen", type=record_id))
+    except Refused as refusal:
+        return _sale_page(sale, print_error=refusal.message)
+    return htmx.redirect_to(url_for("sales.print_pdf", sale_id=sale.id, number=made.number))
+
+
+@bp.get("/<int:sale_id>/prints/<int:number>.pdf")
+@roles_required(*RELAY_ROLES)
+def print_pdf(sale_id: int, number: int):
+    """A print already made, as it was printed: the same document however often it is fetched
+    (whole: a Range header is ignored, as HTTP allows), and fetching it writes nothing."""
+    from ..pdf import pdf_response
+    from .documents import receipt_context
+
+    sale = get_scoped_or_404(Sale, sale_id)
+    made = db.session.get(ReceiptPrint, (sale.id, number))
+    if made is None:
+        abort(404)
+    name = f"recu-{sale.number}.pdf" if made.is_original else f"recu-{sale.number}-duplicata-{number}.pdf"
+    return pdf_response("pdf/receipt.html", name, **receipt_context(sale, number, made.printed_at))
 
 
 @bp.get("/<int:sale_id>/receipt.pdf")
 @roles_required(*RELAY_ROLES)
 def receipt_pdf(sale_id: int):
-    from ..pdf import pdf_response
-    from .documents import receipt_context
-
+    """The address receipts had before each print was recorded: the latest print, or the sale
+    page (where printing is a button) when there is none. Never a new print."""
     sale = get_scoped_or_404(Sale, sale_id)
-    # Every print is counted: the first is the original, the next ones are DUPLICATA 1, 2…
-    begin_write()  # a GET that writes: on SQLite, wait for the write lock rather than fail at once
-    db.session.execute(update(Sale).where(Sale.id == sale.id).values(print_count=Sale.print_count + 1))
-    db.session.commit()
-    return pdf_response("pdf/receipt.html", f"recu-{sale.number}.pdf",
-                        **receipt_context(sale, sale.print_count - 1))
+    if not sale.prints:
+        return redirect(url_for("sales.show", sale_id=sale.id))
+    return redirect(url_for("sales.print_pdf", sale_id=sale.id, number=sale.prints[-1].number))
 
 
 @bp.get("/<int:sale_id>/receipt")
 @roles_required(*RELAY_ROLES)
 def receipt(sale_id: int):
+    """The HTML twin of the receipt's next print (the original until one is made)."""
     from ..pdf import html_twin
     from .documents import receipt_context
 
     sale = get_scoped_or_404(Sale, sale_id)
-    return html_twin("pdf/receipt.html", **receipt_context(sale, max(sale.print_count, 1)))
+    return html_twin("pdf/receipt.html", **receipt_context(sale, next_print_number(sale)))
 
 
 @bp.route("/<int:sale_id>/void", methods=["GET", "POST"])
@@ -136,6 +168,13 @@ def void(sale_id: int):
             return htmx.redirect_to(url_for("sales.show", sale_id=sale.id))
     return htmx.render("sales/void.html", "form", sale=sale, error=error, reason=reason, token=token,
                        status=422 if error else 200)
+
+
+def _sale_page(sale: Sale, print_error: str | None = None):
+    """The sale page; with print_error, a refused reprint said next to its button (422)."""
+    return htmx.render("sales/show.html", sale=sale, methods=PAYMENT_METHODS, print_error=print_error,
+                       next_print=next_print_number(sale), printed_at_format=PRINTED_AT,
+                       status=422 if print_error else 200)
 
 
 def _offered(relay_id: int) -> list[tuple[Product, int]]:

@@ -3,9 +3,10 @@
 A volunteer opens a person's profile and sells them a prepaid SIM (its ICCID typed as a scanner
 would) and a 10 € recharge, paid 20 € in cash; the answer to the first "Enregistrer la vente" is
 lost on the way back and the volunteer clicks again: exactly one sale is recorded (the form's
-one-time token), and the stock drops by one of each. The receipt prints, and its reprint says
-DUPLICATA 1. The manager voids the sale (the stock comes back), then closes the till's open days
-in order, each with counted = expected. Every page is axe-core clean.
+one-time token), and the stock drops by one of each. The receipt prints once, as the original,
+however often the browser's PDF viewer fetches it; its explicit reprint says DUPLICATA 1. The
+manager voids the sale (the stock comes back), then closes the till's open days in order, each
+with counted = expected. Every page is axe-core clean.
 
 The live server's database is shared by the whole e2e session, and a closed day takes no more
 sales: today, the day of these sales, can be closed only once, by the last journey. So each
@@ -48,6 +49,7 @@ SALE_PATH = re.compile(r"/sales/(\d+)$")
 CLOSING_PATH = re.compile(r"/cash/(\d+)$")
 NUMBER = re.compile(rf"{RELAY}-\d{{4}}-\d{{6}}")
 MARKER = "same document"
+PRINTED_ON = r"le \d{2}/\d{2}/\d{4} à \d{2}:\d{2} par Bénévole SPF Gap"  # a print, as the sale page lists it
 
 
 # --- the live app's database (arrange and check; the journey itself goes through the UI) ------
@@ -131,7 +133,8 @@ def recorded_sale(live_server, sale_id: int) -> dict:
         serials = [line.serial for line in sale.lines if line.serial]
         return {
             "number": sale.number, "token": sale.form_token, "beneficiary_id": sale.beneficiary_id,
-            "total": sale.total_cents, "change": sale.change_cents, "print_count": sale.print_count,
+            "total": sale.total_cents, "change": sale.change_cents,
+            "prints": [(made.number, made.printed_by.email) for made in sale.prints],
             "void_number": sale.voided_by.number if sale.voided_by else None,
             "lines": sorted((line.label, line.quantity, line.serial) for line in sale.lines),
             "serial_status": [db.session.scalar(select(SerialItem.status).where(SerialItem.serial == s))
@@ -452,25 +455,41 @@ def pdf_text(response) -> str:
     return text.replace(NBSP, " ").replace("\u202f", " ")
 
 
-def print_receipt(page, axe_check, person: dict, sale: dict) -> None:
-    """"Imprimer le reçu" gives the receipt as a PDF (with the page's cookies); a reprint says
-    DUPLICATA 1, and the sale page then offers the duplicate."""
-    link = page.locator("main").get_by_role("link", name="Imprimer le reçu")
-    href = link.get_attribute("href")
-    assert href == f"/sales/{sale['id']}/receipt.pdf", href
-    text = pdf_text(page.request.get(href))
-    for expected in (sale["number"], person["name"], person["code"], SIM_NAME, RECHARGE_NAME,
-                     "Total", TOTAL.replace(NBSP, " "), f"donné {GIVEN} · rendu {TOTAL}".replace(NBSP, " ")):
-        assert expected in text, f"{expected!r} not in the receipt:\n{text}"
-    assert "DUPLICATA" not in text, text
+def print_receipt(page, live_server, axe_check, person: dict, sale: dict) -> None:
+    """"Imprimer le reçu" (a form) records the original and opens it in the browser's PDF viewer,
+    which fetches it again: still one print, the original. Fetched once more, by a range request
+    and by HEAD, it never says DUPLICATA. Back on the sale page, "Réimprimer (DUPLICATA 1)" gives
+    the first duplicate, and the page lists both prints."""
+    main = page.locator("main")
+    expect(main.get_by_role("button", name=re.compile("^Réimprimer"))).to_have_count(0)
+    expect(page.locator("dl.facts")).to_contain_text(re.compile(r"Reçu imprimé\s*pas encore"))
+    original = f"{live_server.url}/sales/{sale['id']}/prints/0.pdf"
+    main.get_by_role("button", name="Imprimer le reçu").click()
+    expect(page).to_have_url(original)
+    for response in (page.request.get(original), page.request.get(original, headers={"Range": "bytes=0-1023"})):
+        text = pdf_text(response)
+        for expected in (sale["number"], person["name"], person["code"], SIM_NAME, RECHARGE_NAME, "Total",
+                         TOTAL.replace(NBSP, " "), f"donné {GIVEN} · rendu {TOTAL}".replace(NBSP, " ")):
+            assert expected in text, f"{expected!r} not in the receipt:\n{text}"
+        assert "DUPLICATA" not in text, text
+    assert page.request.head(original).status == 200
+    assert recorded_sale(live_server, sale["id"])["prints"] == [(0, VOLUNTEER)], "the viewer's fetches counted"
 
-    duplicate = pdf_text(page.request.get(href))
+    page.go_back()
+    expect(page).to_have_url(f"{live_server.url}/sales/{sale['id']}")
+    printed = page.locator("dl.facts ol.prints li")
+    expect(printed).to_have_text([re.compile(rf"^Original — {PRINTED_ON}$")])
+    axe_check(page)
+    main.get_by_role("button", name="Réimprimer (DUPLICATA 1)").click()
+    expect(page).to_have_url(f"{live_server.url}/sales/{sale['id']}/prints/1.pdf")
+    duplicate = pdf_text(page.request.get(page.url))
     assert "DUPLICATA 1" in duplicate, duplicate
     assert sale["number"] in duplicate and person["name"] in duplicate
+    assert recorded_sale(live_server, sale["id"])["prints"] == [(0, VOLUNTEER), (1, VOLUNTEER)]
 
-    page.reload()
-    expect(page.locator("main").get_by_role("link", name="Imprimer le reçu (duplicata)")).to_be_visible()
-    expect(page.locator("dl.facts")).to_contain_text(re.compile(r"Reçus imprimés\s*2"))
+    page.go_back()
+    expect(main.get_by_role("button", name="Réimprimer (DUPLICATA 2)")).to_be_visible()
+    expect(printed).to_have_text([re.compile(rf"^Original — {PRINTED_ON}$"), re.compile(rf"^DUPLICATA 1 — {PRINTED_ON}$")])
     axe_check(page)
 
 
@@ -631,7 +650,7 @@ def sale_journey(page, live_server, axe_check, request, javascript: bool) -> Non
 
     expect(page).to_have_url(f"{live_server.url}/sales/{sale_id}")
     assert_sale_page(page, person, sale, state, f"Vente {sale['number']} enregistrée.")
-    print_receipt(page, axe_check, person, sale)
+    print_receipt(page, live_server, axe_check, person, sale)
 
     logout(page)
     log_in(page, live_server, MANAGER)
