@@ -334,7 +334,7 @@ def test_volunteer_cannot_anonymise(client, volunteer, make_beneficiary):
 def test_anonymize_stale_dry_run_then_for_real(runner, make_beneficiary):
     old = make_beneficiary(None, "Ancienne", "Personne")
     recent = make_beneficiary(old.relay, "Récente", "Personne")
-    old.last_activity_at = old.last_activity_at.replace(year=old.last_activity_at.year - 3)
+    old.last_activity_at -= timedelta(days=3 * 366)  # three years back (on 29 February too)
     db.session.commit()
     dry = runner.invoke(args=["anonymize-stale", "--dry-run"])
     assert dry.exit_code == 0
