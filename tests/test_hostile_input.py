@@ -137,7 +137,7 @@ FORMS = [
     Form("/sales/new", VOL, lambda ids, n: {
         "token": f"vente-{n}", "action": "record", "beneficiary_id": ids["beneficiary_id"],
         "line-0-product": ids["product_id"], "line-0-quantity": "1", "pay_cash": "5,00", "cash_given": "10",
-        "pay_card": "", "pay_cheque": "", "cheque_number": "", "override_reason": ""},
+        "pay_card": "", "pay_cheque": "", "reference_cheque": "", "override_reason": ""},
         shows=("/sales/",)),
     Form("/workshops/parcours/new", VOL, parcours, shows=("/workshops/",), markup=("title", "description")),
     Form("/workshops/parcours/<int:parcours_id>/edit", VOL, parcours, shows=("/workshops/",),
@@ -297,7 +297,7 @@ def test_hostile_values_in_every_form(app, client, login, signed_in, role, data)
 REFUSED = [
     (ANON, "/login", "email", "\x00"),
     (VOL, "/sales/new", "line-0-product", str(10**30)),
-    (VOL, "/sales/new", "cheque_number", "\x00"),
+    (VOL, "/sales/new", "reference_cheque", "\x00"),
     (VOL, "/sales/new", "override_reason", "\u202e"),
     (VOL, "/laptops/sessions/<int:session_id>/book", "laptop_id", str(10**30)),
     (VOL, "/workshops/parcours/<int:parcours_id>/enrolments", "beneficiary_id", str(10**30)),

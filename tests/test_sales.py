@@ -110,7 +110,7 @@ def test_enter_in_an_amount_field_recalculates(client, counter):
     ({"action": "add", "add_product": "SIM", "add_quantity": "0"}, "La quantité doit être comprise entre 1 et 100."),
     ({"action": "record", "pay_cash": "abc"}, "Montant non valide"),
     ({"action": "record", "pay_cash": "4"}, "ne correspondent pas au total"),
-    ({"action": "record", "pay_cash": "0", "pay_cheque": "5"}, "Indiquez le numéro du chèque."),
+    ({"action": "record", "pay_cash": "0", "pay_cheque": "5"}, "Chèque : indiquez « Numéro du chèque »."),
     ({"action": "record", "beneficiary_id": ""}, "réservé aux personnes éligibles"),
 ])
 def test_refusals_are_shown_in_place(client, counter, form, message):
@@ -168,3 +168,37 @@ def test_a_serial_typed_with_spaces_is_found(client, counter, make_product):
     r = client.post("/sales/new", data={"token": "t", "beneficiary_id": person.id, "action": "add",
                                         "add_code": "49 0154 2032 3751-8"})
     assert 'name="line-0-serial" value="490154203237518"' in r.text
+
+
+def test_a_payment_method_added_to_the_list_is_offered_and_recorded(client, counter, monkeypatch):
+    """Adding a payment method is one change to one list (portal.payments.METHODS)."""
+    from portal import payments
+    from portal.sales.models import Payment
+
+    transfer = payments.PaymentMethod("transfer", "Virement", reference="Référence du virement")
+    monkeypatch.setattr(payments, "METHODS", payments.METHODS + (transfer,))
+    _, person, sim = counter
+    page = client.get(f"/sales/new?beneficiary={person.id}").text
+    assert '<label for="pay_transfer">Virement (€)</label>' in page
+    assert '<label for="reference_transfer">Référence du virement</label>' in page
+    data = {"token": token_of(page), "beneficiary_id": person.id, "action": "record", "line-0-product": sim.id,
+            "pay_transfer": "5"}
+    refused = client.post("/sales/new", data=data)
+    assert refused.status_code == 422
+    assert '<p id="reference_transfer-error" class="error">Virement : indiquez « Référence du virement ».</p>' in refused.text
+    recorded = client.post("/sales/new", data=data | {"reference_transfer": "VIR-2026-118"})
+    assert recorded.status_code == 303
+    payment = db.session.scalar(select(Payment))
+    assert (payment.method, payment.amount_cents, payment.reference) == ("transfer", 500, "VIR-2026-118")
+    assert "Virement : 5,00\xa0€ — VIR-2026-118" in client.get(recorded.headers["Location"]).text
+
+
+def test_a_voucher_names_who_pays(client, counter):
+    _, person, sim = counter
+    page = client.get(f"/sales/new?beneficiary={person.id}").text
+    assert '<label for="pay_voucher">Prise en charge (€)</label>' in page
+    recorded = client.post("/sales/new", data={"token": token_of(page), "beneficiary_id": person.id,
+                                               "action": "record", "line-0-product": sim.id, "pay_voucher": "5",
+                                               "reference_voucher": "CCAS de Gap"})
+    assert recorded.status_code == 303
+    assert "Prise en charge : 5,00\xa0€ — CCAS de Gap" in client.get(recorded.headers["Location"]).text

@@ -238,7 +238,8 @@ def test_the_recharge_cap_counts_the_local_month(shop):
     ([], "Indiquez le paiement."),
     ([PaymentRequest("cash", 400)], "ne correspondent pas au total"),
     ([PaymentRequest("cash", 500, 300)], "inférieure au montant dû"),
-    ([PaymentRequest("cheque", 500)], "numéro du chèque"),
+    ([PaymentRequest("cheque", 500)], "Chèque : indiquez « Numéro du chèque »."),
+    ([PaymentRequest("voucher", 500, reference=" ")], "Prise en charge : indiquez « Organisme qui paie"),
     ([PaymentRequest("bitcoin", 500)], "Moyen de paiement"),
     ([PaymentRequest("card", -500), PaymentRequest("cash", 1000)], "Moyen de paiement"),
 ])

@@ -3,6 +3,7 @@
 import secrets
 from dataclasses import dataclass, field
 
+from .. import payments as methods
 from ..forms import HIDDEN, HIDDEN_CHARACTERS, parse_euros, record_id
 from .operations import LineRequest, PaymentRequest
 
@@ -14,22 +15,18 @@ class SaleDraft:
     token: str
     beneficiary_id: int | None = None
     lines: list[LineRequest] = field(default_factory=list)
-    pay_cash: str = ""
+    amounts: dict[str, str] = field(default_factory=dict)  # method code -> amount as typed (pay_<code>)
+    references: dict[str, str] = field(default_factory=dict)  # method code -> reference_<code>
     cash_given: str = ""
-    pay_card: str = ""
-    pay_cheque: str = ""
-    cheque_number: str = ""
     override_reason: str = ""
     errors: dict[str, str] = field(default_factory=dict)
 
     def payments(self) -> list[PaymentRequest]:
         """The payments typed; amounts already checked by parse()."""
         given = parse_euros(self.cash_given) if self.cash_given.strip() else None
-        return [
-            PaymentRequest("cash", parse_euros(self.pay_cash), given),
-            PaymentRequest("card", parse_euros(self.pay_card)),
-            PaymentRequest("cheque", parse_euros(self.pay_cheque), cheque_number=self.cheque_number),
-        ]
+        return [PaymentRequest(method.code, parse_euros(self.amounts.get(method.code)),
+                               given if method.code == methods.CASH else None, self.references.get(method.code, ""))
+                for method in methods.at_the_till()]
 
 
 def _int(value, default=None):
@@ -48,9 +45,10 @@ def parse_draft(form) -> SaleDraft:
     draft = SaleDraft(
         token=HIDDEN.sub("", form.get("token") or "")[:64] or secrets.token_urlsafe(24),
         beneficiary_id=_int(form.get("beneficiary_id")),
-        pay_cash=form.get("pay_cash", "")[:20], cash_given=form.get("cash_given", "")[:20],
-        pay_card=form.get("pay_card", "")[:20], pay_cheque=form.get("pay_cheque", "")[:20],
-        cheque_number=form.get("cheque_number", "")[:20].strip(),
+        amounts={method.code: form.get(f"pay_{method.code}", "")[:20] for method in methods.at_the_till()},
+        references={method.code: form.get(f"reference_{method.code}", "")[:methods.REFERENCE_LENGTH].strip()
+                    for method in methods.at_the_till() if method.reference},
+        cash_given=form.get("cash_given", "")[:20],
         override_reason=form.get("override_reason", "")[:300].strip(),
     )
     for i in range(MAX_LINES):
@@ -60,12 +58,14 @@ def parse_draft(form) -> SaleDraft:
         quantity = _int(form.get(f"line-{i}-quantity"), 1)
         serial = HIDDEN.sub("", form.get(f"line-{i}-serial", ""))[:40]
         draft.lines.append(LineRequest(product_id, max(1, min(quantity, 100)), serial))
-    for name in ("pay_cash", "cash_given", "pay_card", "pay_cheque"):
+    typed = {f"pay_{code}": amount for code, amount in draft.amounts.items()} | {"cash_given": draft.cash_given}
+    for name, amount in typed.items():
         try:
-            parse_euros(getattr(draft, name))
+            parse_euros(amount)
         except ValueError as error:
             draft.errors[name] = str(error)
-    for name in ("cheque_number", "override_reason"):
-        if HIDDEN.search(getattr(draft, name)):
+    texts = {f"reference_{code}": text for code, text in draft.references.items()}
+    for name, text in (texts | {"override_reason": draft.override_reason}).items():
+        if HIDDEN.search(text):
             draft.errors[name] = HIDDEN_CHARACTERS
     return draft

@@ -10,7 +10,7 @@ from sqlalchemy.orm import selectinload
 from ..beneficiaries.models import Beneficiary
 from ..cash.models import CashClosing
 from ..catalogue.models import Product, ProductOffer
-from .. import clock
+from .. import clock, payments as methods
 from ..clock import utcnow
 from ..database import begin_write
 from ..extensions import db
@@ -43,7 +43,7 @@ class PaymentRequest:
     method: str
     amount_cents: int
     given_cents: int | None = None
-    cheque_number: str = ""
+    reference: str = ""  # a cheque's number, a voucher's payer: for a method that asks for one
 
 
 def record_sale(user, token: str, lines: list[LineRequest], payments: list[PaymentRequest],
@@ -146,7 +146,8 @@ def sale_payload(sale: Sale) -> dict:
         "voids": sale.voids_sale_id, "void_reason": sale.void_reason, "override": sale.override_reason,
         "lines": [[line.product_id, line.label, line.quantity, line.unit_cents, line.reference_unit_cents,
                    line.serial] for line in sale.lines],
-        "payments": [[p.method, p.amount_cents, p.given_cents, p.cheque_number] for p in sale.payments],
+        # The fourth item was the cheque number; its value, now `reference`, is the same for every sale.
+        "payments": [[p.method, p.amount_cents, p.given_cents, p.reference] for p in sale.payments],
     }
 
 
@@ -281,10 +282,11 @@ def _payments(total: int, payments: list[PaymentRequest]) -> tuple[list[Payment]
     """Check that the payments settle the total exactly; the rows and the change to give back."""
     payments = [p for p in payments if p.amount_cents]
     if total == 0:
-        return [Payment(method="free", amount_cents=0)], 0
+        return [Payment(method=methods.FREE, amount_cents=0)], 0
     if not payments:
         raise SaleRefused("Indiquez le paiement.", "payments")
-    if any(p.amount_cents < 0 or p.method not in ("cash", "card", "cheque") for p in payments):
+    offered = {method.code: method for method in methods.at_the_till()}
+    if any(p.amount_cents < 0 or p.method not in offered for p in payments):
         raise SaleRefused("Moyen de paiement ou montant non valide.", "payments")
     paid = sum(p.amount_cents for p in payments)
     if paid != total:
@@ -293,18 +295,23 @@ def _payments(total: int, payments: list[PaymentRequest]) -> tuple[list[Payment]
     change = 0
     rows = []
     for p in payments:
-        if p.method == "cheque" and not p.cheque_number.strip():
-            raise SaleRefused("Indiquez le numéro du chèque.", "payments")
-        if p.method == "cash":
+        method = offered[p.method]
+        reference = p.reference.strip()[:methods.REFERENCE_LENGTH] if method.reference else ""
+        if method.reference and not reference:
+            raise SaleRefused(reference_missing(method), f"reference_{method.code}")
+        given = None
+        if method.code == methods.CASH:
             given = p.given_cents if p.given_cents is not None else p.amount_cents
             if given < p.amount_cents:
-                raise SaleRefused("La somme donnée en espèces est inférieure au montant dû.", "payments")
+                raise SaleRefused("La somme donnée en espèces est inférieure au montant dû.", "cash_given")
             change += given - p.amount_cents
-            rows.append(Payment(method="cash", amount_cents=p.amount_cents, given_cents=given))
-        else:
-            rows.append(Payment(method=p.method, amount_cents=p.amount_cents,
-                                cheque_number=p.cheque_number.strip()[:20]))
+        rows.append(Payment(method=method.code, amount_cents=p.amount_cents, given_cents=given, reference=reference))
     return rows, change
+
+
+def reference_missing(method) -> str:
+    """The refusal of a payment by `method` without the reference it asks for."""
+    return f"{method.label} : indiquez « {method.reference} »."
 
 
 def _take_stock(sale: Sale, products: dict[int, Product]) -> None:

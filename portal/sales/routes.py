@@ -3,8 +3,7 @@ from flask import Blueprint, abort, current_app, flash, request, url_for
 from flask_login import current_user
 from sqlalchemy import select, update
 
-from .. import clock
-from .. import htmx
+from .. import clock, htmx, payments
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
 from ..catalogue.models import Product, ProductOffer
@@ -15,7 +14,7 @@ from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_req
 from ..stock.models import StockLevel
 from ..stock.operations import serial_in_stock
 from .forms import MAX_LINES, SaleDraft, new_draft, parse_draft
-from .models import PAYMENT_METHODS, Sale
+from .models import Sale
 from .operations import LineRequest, SaleRefused, record_sale, void_sale
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
@@ -75,7 +74,7 @@ def new():
 @roles_required(*RELAY_ROLES)
 def show(sale_id: int):
     sale = get_scoped_or_404(Sale, sale_id)
-    return htmx.render("sales/show.html", sale=sale, methods=PAYMENT_METHODS)
+    return htmx.render("sales/show.html", sale=sale)
 
 
 @bp.get("/<int:sale_id>/receipt.pdf")
@@ -148,13 +147,13 @@ def _screen(draft: SaleDraft, offered: list[tuple[Product, int]], default_paymen
     lines = [(line, products.get(line.product_id)) for line in draft.lines]
     total = sum(line.quantity * product.price_cents for line, product in lines if product)
     reference = sum(line.quantity * product.reference_cents for line, product in lines if product)
-    if default_payment and not (draft.pay_card.strip() or draft.pay_cheque.strip()):
-        draft.pay_cash = f"{total // 100},{total % 100:02d}" if total else ""
+    if default_payment and not any(amount.strip() for code, amount in draft.amounts.items() if code != payments.CASH):
+        draft.amounts[payments.CASH] = f"{total // 100},{total % 100:02d}" if total else ""
     change = None
     if not draft.errors.get("cash_given") and draft.cash_given.strip() and not draft.errors.get("pay_cash"):
-        change = parse_euros(draft.cash_given) - parse_euros(draft.pay_cash)
+        change = parse_euros(draft.cash_given) - parse_euros(draft.amounts.get(payments.CASH))
     return {"draft": draft, "offered": offered, "person": person, "lines": lines, "total": total,
-            "reference": reference, "change": change, "today": clock.today(),
+            "reference": reference, "change": change, "methods": payments.at_the_till(), "today": clock.today(),
             "warning_days": current_app.config["ELIGIBILITY_WARNING_DAYS"]}
 
 
