@@ -47,6 +47,7 @@ class Sale(db.Model):
     voids_sale_id: Mapped[int | None] = mapped_column(ForeignKey("sale.id"), unique=True)
     void_reason: Mapped[str] = mapped_column(String(300), default="")
     print_count: Mapped[int] = mapped_column(default=0)
+    replayed = False  # not stored: record_sale found this sale already recorded with the form's token
 
     relay = relationship("Relay")
     user = relationship("User")

@@ -1,5 +1,6 @@
 """Recording a sale and voiding one: numbering, stock, ledger — one transaction, all or nothing."""
 from dataclasses import dataclass
+from typing import NamedTuple
 from datetime import datetime, timedelta
 
 from flask import current_app
@@ -18,7 +19,8 @@ from ..ledger.operations import append_entry, register_source
 from ..relays.models import Relay
 from ..reports.operations import count_sale
 from ..security import Role
-from ..stock.models import SerialItem
+from ..stock.forms import serial_problem
+from ..stock.models import SerialItem, StockLevel
 from ..stock.operations import OutOfStock, move_stock, serial_in_stock
 from .models import Payment, ReceiptCounter, Sale, SaleLine
 
@@ -29,6 +31,10 @@ class SaleRefused(Exception):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message, self.field = message, field
+
+
+MAX_QUANTITY = 100
+QUANTITY_RANGE = f"La quantité doit être un nombre entier compris entre 1 et {MAX_QUANTITY}."
 
 
 @dataclass
@@ -46,6 +52,62 @@ class PaymentRequest:
     reference: str = ""  # a cheque's number, a voucher's payer: for a method that asks for one
 
 
+@dataclass(frozen=True)
+class Problem:
+    """What would refuse a sale, in the words of the refusal, and the field of the screen it is about."""
+    message: str
+    field: str
+
+
+class Offered(NamedTuple):
+    product: Product
+    stock: int
+
+
+@dataclass
+class Bill:
+    """A draft's lines with their amounts (None for a product no longer offered) and its totals."""
+    rows: list[tuple[LineRequest, Product | None, int]]
+    total: int
+    reference: int
+
+
+def bill(lines: list[LineRequest], offered: dict[int, Offered]) -> Bill:
+    """What the lines cost: the one computation of the screen, the sale page's totals and record_sale."""
+    rows, total, reference = [], 0, 0
+    for line in lines:
+        product = offered[line.product_id].product if line.product_id in offered else None
+        amount = line.quantity * product.price_cents if product else 0
+        rows.append((line, product, amount))
+        total += amount
+        reference += line.quantity * product.reference_cents if product else 0
+    return Bill(rows, total, reference)
+
+
+def offer(relay_id: int, product_ids=None) -> dict[int, Offered]:
+    """The relay's active products (only `product_ids`, if given) with their stock, in the screen's order."""
+    query = (select(Product, StockLevel.quantity).join(ProductOffer)
+             .outerjoin(StockLevel, (StockLevel.product_id == Product.id) & (StockLevel.relay_id == relay_id))
+             .where(ProductOffer.relay_id == relay_id, Product.active).order_by(Product.category, Product.name))
+    if product_ids is not None:
+        query = query.where(Product.id.in_(product_ids))
+    return {product.id: Offered(product, quantity or 0) for product, quantity in db.session.execute(query)}
+
+
+def sale_problems(user, person: Beneficiary | None, offered: dict[int, Offered], lines: list[LineRequest],
+                  override_reason: str = "") -> list[Problem]:
+    """Everything that would refuse these lines for this person: eligibility, per-person limits,
+    the monthly recharge cap, serial numbers and stock. The screen shows them as the volunteer
+    goes; record_sale refuses with the first, in the same words."""
+    products = {line.product_id: offered[line.product_id].product for line in lines if line.product_id in offered}
+    problems = _eligibility_problems(person, products, lines)
+    if person is not None and not (override_reason.strip() and user.role == Role.MANAGER):
+        suffix = (" Indiquez un motif pour lever la limite." if user.role == Role.MANAGER
+                  else " Un·e référent·e peut lever cette limite en indiquant un motif.")
+        problems += [Problem(problem + suffix, "override_reason") for problem in _limit_problems(person, products, lines)]
+    return problems + _stock_problems(user.relay_id, offered, lines)
+
+
 def record_sale(user, token: str, lines: list[LineRequest], payments: list[PaymentRequest],
                 beneficiary_id: int | None = None, override_reason: str = "", at: datetime | None = None) -> Sale:
     """Record a sale of the user's relay, or return the sale already recorded with `token`.
@@ -56,7 +118,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
     try:
         existing = _sale_with_token(token)
         if existing:
-            return existing
+            return _replayed(existing)
         relay_id = user.relay_id
         at = at or utcnow()
         _check_day_open(relay_id, at)
@@ -64,11 +126,13 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
         existing = _sale_with_token(token)  # a twin request may have committed while we waited
         if existing:
             db.session.rollback()
-            return existing
+            return _replayed(existing)
         person = _beneficiary(relay_id, beneficiary_id)
-        products = _offered_products(relay_id, lines)
-        _check_rights(user, person, products, lines, override_reason)
-        sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
+        offered = _offered_products(relay_id, lines)
+        for problem in sale_problems(user, person, offered, lines, override_reason)[:1]:
+            raise SaleRefused(problem.message, problem.field)
+        products = {product_id: product for product_id, (product, _) in offered.items()}
+        sale = _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at)
         _take_stock(sale, products)
         append_entry(relay_id, "sale", sale.id, sale_payload(sale))
         count_sale(sale)
@@ -80,7 +144,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
         db.session.rollback()
         existing = _sale_with_token(token)
         if existing:
-            return existing
+            return _replayed(existing)
         raise
     except Exception:
         db.session.rollback()
@@ -151,6 +215,11 @@ def sale_payload(sale: Sale) -> dict:
     }
 
 
+def _replayed(sale: Sale) -> Sale:
+    sale.replayed = True
+    return sale
+
+
 def _sale_with_token(token: str) -> Sale | None:
     return db.session.scalar(select(Sale).where(Sale.form_token == token))
 
@@ -188,48 +257,44 @@ def _beneficiary(relay_id: int, beneficiary_id: int | None) -> Beneficiary | Non
     return person
 
 
-def _offered_products(relay_id: int, lines: list[LineRequest]) -> dict[int, Product]:
+def _offered_products(relay_id: int, lines: list[LineRequest]) -> dict[int, Offered]:
     if not lines:
         raise SaleRefused("Ajoutez au moins un produit.", "lines")
-    ids = {line.product_id for line in lines}
-    products = {p.id: p for p in db.session.scalars(
-        select(Product).join(ProductOffer).where(Product.id.in_(ids), ProductOffer.relay_id == relay_id,
-                                                 Product.active))}
+    offered = offer(relay_id, {line.product_id for line in lines})
     for line in lines:
-        if line.product_id not in products:
+        if line.product_id not in offered:
             raise SaleRefused("Ce produit n'est pas proposé par votre structure.", "lines")
-        if not 1 <= line.quantity <= 100:
-            raise SaleRefused("La quantité doit être comprise entre 1 et 100.", "lines")
-        if products[line.product_id].is_tracked and line.quantity != 1:
-            raise SaleRefused(f"{products[line.product_id].name} : une ligne par numéro de série.", "lines")
-    return products
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise SaleRefused(QUANTITY_RANGE, "lines")
+        if offered[line.product_id].product.is_tracked and line.quantity != 1:
+            raise SaleRefused(f"{offered[line.product_id].product.name} : une ligne par numéro de série.", "lines")
+    return offered
 
 
-def _check_rights(user, person, products, lines, override_reason: str) -> None:
-    """Eligibility always; per-person limits and the monthly recharge cap unless a manager overrides."""
-    needs_eligibility = [products[line.product_id] for line in lines if products[line.product_id].eligibility_required]
+def _eligibility_problems(person, products: dict[int, Product], lines) -> list[Problem]:
+    """Products kept for eligible people need a person whose eligibility is verified and current.
+    With no line yet, the chosen person's expired eligibility is said at once."""
+    needs_eligibility = [products[line.product_id] for line in lines
+                         if line.product_id in products and products[line.product_id].eligibility_required]
     if needs_eligibility and person is None:
-        raise SaleRefused(f"{needs_eligibility[0].name} est réservé aux personnes éligibles : choisissez la personne.",
-                          "beneficiary_id")
-    if needs_eligibility and (not person.eligibility_until or person.eligibility_until < clock.today()):
-        when = f" le {person.eligibility_until:%d/%m/%Y}" if person.eligibility_until else ""
-        raise SaleRefused(f"L'éligibilité de {person.full_name} a expiré{when} ou n'a pas été vérifiée : "
-                          "renouvelez-la sur sa fiche avant la vente.", "beneficiary_id")
-    if person is None:
-        return
-    overridden = bool(override_reason.strip()) and user.role == Role.MANAGER
-    for problem in _limit_problems(person, products, lines):
-        if not overridden:
-            raise SaleRefused(problem + (" Un·e référent·e peut lever cette limite en indiquant un motif."
-                                         if user.role != Role.MANAGER else " Indiquez un motif pour lever la limite."),
-                              "override_reason")
+        return [Problem(f"{needs_eligibility[0].name} est réservé aux personnes éligibles : choisissez la personne.",
+                        "beneficiary_id")]
+    if person is None or not (needs_eligibility or not lines):
+        return []
+    if person.eligibility_until and person.eligibility_until >= clock.today():
+        return []
+    when = f" le {person.eligibility_until:%d/%m/%Y}" if person.eligibility_until else ""
+    return [Problem(f"L'éligibilité de {person.full_name} a expiré{when} ou n'a pas été vérifiée : "
+                    "renouvelez-la sur sa fiche avant la vente.", "beneficiary_id")]
 
 
-def _limit_problems(person, products, lines) -> list[str]:
+def _limit_problems(person, products: dict[int, Product], lines) -> list[str]:
+    """The per-person limits and the monthly recharge cap these lines would pass."""
     problems = []
     wanted: dict[int, int] = {}
     for line in lines:
-        wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
+        if line.product_id in products:
+            wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
     for product_id, quantity in wanted.items():
         product = products[product_id]
         if product.limit_per_person is None:
@@ -240,8 +305,8 @@ def _limit_problems(person, products, lines) -> list[str]:
         if had + quantity > product.limit_per_person:
             problems.append(f"{product.name} : limite de {product.limit_per_person} par personne "
                             f"(déjà {had}).")
-    recharge = sum(line.quantity * products[line.product_id].price_cents for line in lines
-                   if products[line.product_id].category == "recharge")
+    recharge = sum(quantity * products[product_id].price_cents for product_id, quantity in wanted.items()
+                   if products[product_id].category == "recharge")
     if recharge:
         # The local calendar month: a recharge at 00:30 on the 1st (Paris) counts for the new month.
         month = clock.today().replace(day=1)
@@ -252,14 +317,50 @@ def _limit_problems(person, products, lines) -> list[str]:
                    Sale.created_at >= clock.local_midnight(month), Sale.created_at < clock.local_midnight(next_month)))
         cap = current_app.config["RECHARGE_MONTHLY_CAP_CENTS"]
         if spent + recharge > cap:
-            problems.append(f"Recharges plafonnées à {cap / 100:.2f} € par personne et par mois "
-                            f"(déjà {spent / 100:.2f} € ce mois-ci).".replace(".", ","))
+            problems.append(f"Recharges plafonnées à {_euros(cap)} € par personne et par mois : déjà "
+                            f"{_euros(spent)} €, reste {_euros(max(cap - spent, 0))} € ce mois-ci.")
     return problems
 
 
-def _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at) -> Sale:
-    total = sum(line.quantity * products[line.product_id].price_cents for line in lines)
-    reference = sum(line.quantity * products[line.product_id].reference_cents for line in lines)
+def _stock_problems(relay_id: int, offered: dict[int, Offered], lines) -> list[Problem]:
+    """Serial numbers that are not valid or not on the shelf, and products short of stock."""
+    problems, wanted = [], {}
+    for index, line in enumerate(lines):
+        if line.product_id not in offered:
+            continue
+        product = offered[line.product_id].product
+        wanted[product.id] = wanted.get(product.id, 0) + line.quantity
+        if product.is_tracked:
+            problem = serial_problem(product.tracking, line.serial) if line.serial else None
+            if problem:
+                problems.append(Problem(f"{product.name}, n° {line.serial} : {problem}", f"line-{index}-serial"))
+            elif not _serial_on_shelf(relay_id, product, line.serial):
+                problems.append(Problem(_not_on_shelf(product, line.serial), f"line-{index}-serial"))
+        if wanted[product.id] > offered[product.id].stock and wanted[product.id] - line.quantity <= offered[product.id].stock:
+            problems.append(Problem(_out_of_stock(product), f"line-{index}-quantity"))
+    return problems
+
+
+def _serial_on_shelf(relay_id: int, product: Product, serial: str) -> SerialItem | None:
+    item = serial_in_stock(relay_id, serial) if serial else None
+    return item if item is not None and item.product_id == product.id else None
+
+
+def _not_on_shelf(product: Product, serial: str) -> str:
+    return f"{product.name} : le numéro {serial or '(vide)'} n'est pas en stock ici."
+
+
+def _out_of_stock(product: Product) -> str:
+    return f"Stock insuffisant : {product.name}."
+
+
+def _euros(cents: int) -> str:
+    return f"{cents / 100:.2f}".replace(".", ",")
+
+
+def _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at) -> Sale:
+    amounts = bill(lines, offered)
+    total, reference = amounts.total, amounts.reference
     payment_rows, change = _payments(total, payments)
     counter.last_seq += 1
     sale = Sale(relay_id=counter.relay_id, year=counter.year, seq=counter.last_seq,
@@ -268,7 +369,7 @@ def _insert_sale(user, counter, token, person, products, lines, payments, overri
                 reference_total_cents=reference, change_cents=change,
                 override_reason=override_reason.strip()[:300] if user.role == Role.MANAGER else "")
     for line in lines:
-        product = products[line.product_id]
+        product = offered[line.product_id].product
         sale.lines.append(SaleLine(product_id=product.id, label=product.name, category=product.category,
                                    quantity=line.quantity, unit_cents=product.price_cents,
                                    reference_unit_cents=product.reference_cents, serial=line.serial.strip()))
@@ -290,8 +391,8 @@ def _payments(total: int, payments: list[PaymentRequest]) -> tuple[list[Payment]
         raise SaleRefused("Moyen de paiement ou montant non valide.", "payments")
     paid = sum(p.amount_cents for p in payments)
     if paid != total:
-        raise SaleRefused(f"Les paiements ({paid / 100:.2f} €) ne correspondent pas au total "
-                          f"({total / 100:.2f} €).".replace(".", ","), "payments")
+        raise SaleRefused(f"Les paiements ({_euros(paid)} €) ne correspondent pas au total ({_euros(total)} €).",
+                          "payments")
     change = 0
     rows = []
     for p in payments:
@@ -318,16 +419,15 @@ def _take_stock(sale: Sale, products: dict[int, Product]) -> None:
     for line in sale.lines:
         product = products[line.product_id]
         if product.is_tracked:
-            item = serial_in_stock(sale.relay_id, line.serial)
-            if item is None or item.product_id != product.id:
-                raise SaleRefused(f"{product.name} : le numéro {line.serial or '(vide)'} n'est pas en stock ici.",
-                                  "lines")
+            item = _serial_on_shelf(sale.relay_id, product, line.serial)
+            if item is None:
+                raise SaleRefused(_not_on_shelf(product, line.serial), "lines")
             item.status, item.sale_line_id = "sold", line.id
             line.serial, line.grade = item.serial, item.grade
         try:
             move_stock(sale.relay_id, product.id, -line.quantity, "sale", sale.user_id, sale.number)
         except OutOfStock:
-            raise SaleRefused(f"Stock insuffisant : {product.name}.", "lines") from None
+            raise SaleRefused(_out_of_stock(product), "lines") from None
 
 
 def _sealed_payloads(kind: str, sale_ids: list[int]) -> dict[int, dict]:
