@@ -325,3 +325,15 @@ def test_a_voucher_names_who_pays(client, counter):
                                          "line-0-product": sim.id, "pay_voucher": "5", "reference_voucher": "CCAS de Gap"})
     assert recorded.status_code == 303
     assert "Prise en charge : 5,00\xa0€ — CCAS de Gap" in client.get(recorded.headers["Location"]).text
+
+
+def test_removing_a_line_keeps_what_was_typed_on_the_others(client, counter, make_product):
+    volunteer, person, sim = counter
+    case = make_product([volunteer.relay], stock=5, name="Coque", category="accessory", price=300,
+                        eligibility_required=False)
+    r = client.post(REMOVE, data={"token": "t", "beneficiary_id": person.id, "line": "0",
+                                  "line-0-product": sim.id, "line-0-quantity": "abc",
+                                  "line-1-product": case.id, "line-1-quantity": "2,5"})
+    assert r.status_code == 422 and 'name="line-1-product"' not in r.text
+    assert f'name="line-0-product" value="{case.id}"' in r.text and 'name="line-0-quantity" value="2,5"' in r.text
+    assert '<p id="line-0-quantity-error" class="error" role="alert">La quantité doit être' in r.text

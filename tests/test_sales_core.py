@@ -257,6 +257,23 @@ def test_several_payment_methods_in_one_sale(shop):
     assert sale.change_cents == 500
 
 
+def test_the_screen_and_the_recording_share_one_list_of_problems(shop):
+    """sale_problems names every problem of a draft; record_sale refuses with the first, unchanged."""
+    from portal.sales.rules import Problem, offer, sale_problems
+
+    volunteer, _, person, sim, recharge = shop
+    person.eligibility_until = clock.today() - timedelta(days=1)
+    db.session.commit()
+    lines = [LineRequest(sim.id, 11), LineRequest(recharge.id, 4)]
+    problems = sale_problems(volunteer, person, offer(volunteer.relay_id), lines)
+    assert [problem.field for problem in problems] == ["beneficiary_id", "override_reason", "line-0-quantity"]
+    assert problems[2] == Problem("Stock insuffisant : Carte SIM.", "line-0-quantity")
+    assert "reste 30,00 € ce mois-ci" in problems[1].message
+    with pytest.raises(SaleRefused) as refused:
+        sell(volunteer, person, (sim, 11), (recharge, 4), pay=cash(9500))
+    assert (refused.value.message, refused.value.field) == (problems[0].message, problems[0].field)
+
+
 def test_products_of_other_relays_cannot_be_sold(shop, make_product, make_relay):
     volunteer, _, person, _, _ = shop
     elsewhere = make_product([make_relay()], stock=5)

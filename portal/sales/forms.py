@@ -5,7 +5,8 @@ from dataclasses import dataclass, field
 
 from .. import payments as methods
 from ..forms import HIDDEN, HIDDEN_CHARACTERS, parse_euros, record_id
-from .operations import MAX_QUANTITY, QUANTITY_RANGE, LineRequest, PaymentRequest
+from .operations import LineRequest, PaymentRequest
+from .rules import MAX_QUANTITY, QUANTITY_RANGE
 
 MAX_LINES = 20
 
@@ -38,6 +39,20 @@ class SaleDraft:
             return
         self.cash_filled = euros_typed(total) if total else ""
         self.amounts[methods.CASH] = self.cash_filled
+
+    def remove_line(self, index: int) -> None:
+        """Take line `index` out; what was typed on the lines after it moves up with them."""
+        if not 0 <= index < len(self.lines):
+            return
+        self.lines.pop(index)
+        for kept in (self.typed, self.errors):
+            lines = {name: value for name, value in kept.items() if name.startswith("line-")}
+            for name in lines:
+                del kept[name]
+            for name, value in lines.items():
+                _, number, part = name.split("-", 2)
+                if int(number) != index:
+                    kept[f"line-{int(number) - (int(number) > index)}-{part}"] = value
 
     def change(self) -> int | None:
         """The change to give back for the cash given (negative: what is missing), if it can be said."""

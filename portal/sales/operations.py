@@ -1,16 +1,14 @@
 """Recording a sale and voiding one: numbering, stock, ledger — one transaction, all or nothing."""
 from dataclasses import dataclass
-from typing import NamedTuple
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from ..beneficiaries.models import Beneficiary
 from ..cash.models import CashClosing
-from ..catalogue.models import Product, ProductOffer
+from ..catalogue.models import Product
 from .. import clock, payments as methods
 from ..clock import utcnow
 from ..database import begin_write
@@ -19,10 +17,11 @@ from ..ledger.operations import append_entry, register_source
 from ..relays.models import Relay
 from ..reports.operations import count_sale
 from ..security import Role
-from ..stock.forms import serial_problem
-from ..stock.models import SerialItem, StockLevel
-from ..stock.operations import OutOfStock, move_stock, serial_in_stock
+from ..stock.models import SerialItem
+from ..stock.operations import OutOfStock, move_stock
 from .models import Payment, ReceiptCounter, Sale, SaleLine
+from .rules import (MAX_QUANTITY, QUANTITY_RANGE, Offered, bill, euros, not_on_shelf, offer, out_of_stock,
+                    sale_problems, serial_on_shelf)
 
 
 class SaleRefused(Exception):
@@ -31,10 +30,6 @@ class SaleRefused(Exception):
     def __init__(self, message: str, field: str | None = None):
         super().__init__(message)
         self.message, self.field = message, field
-
-
-MAX_QUANTITY = 100
-QUANTITY_RANGE = f"La quantité doit être un nombre entier compris entre 1 et {MAX_QUANTITY}."
 
 
 @dataclass
@@ -50,62 +45,6 @@ class PaymentRequest:
     amount_cents: int
     given_cents: int | None = None
     reference: str = ""  # a cheque's number, a voucher's payer: for a method that asks for one
-
-
-@dataclass(frozen=True)
-class Problem:
-    """What would refuse a sale, in the words of the refusal, and the field of the screen it is about."""
-    message: str
-    field: str
-
-
-class Offered(NamedTuple):
-    product: Product
-    stock: int
-
-
-@dataclass
-class Bill:
-    """A draft's lines with their amounts (None for a product no longer offered) and its totals."""
-    rows: list[tuple[LineRequest, Product | None, int]]
-    total: int
-    reference: int
-
-
-def bill(lines: list[LineRequest], offered: dict[int, Offered]) -> Bill:
-    """What the lines cost: the one computation of the screen, the sale page's totals and record_sale."""
-    rows, total, reference = [], 0, 0
-    for line in lines:
-        product = offered[line.product_id].product if line.product_id in offered else None
-        amount = line.quantity * product.price_cents if product else 0
-        rows.append((line, product, amount))
-        total += amount
-        reference += line.quantity * product.reference_cents if product else 0
-    return Bill(rows, total, reference)
-
-
-def offer(relay_id: int, product_ids=None) -> dict[int, Offered]:
-    """The relay's active products (only `product_ids`, if given) with their stock, in the screen's order."""
-    query = (select(Product, StockLevel.quantity).join(ProductOffer)
-             .outerjoin(StockLevel, (StockLevel.product_id == Product.id) & (StockLevel.relay_id == relay_id))
-             .where(ProductOffer.relay_id == relay_id, Product.active).order_by(Product.category, Product.name))
-    if product_ids is not None:
-        query = query.where(Product.id.in_(product_ids))
-    return {product.id: Offered(product, quantity or 0) for product, quantity in db.session.execute(query)}
-
-
-def sale_problems(user, person: Beneficiary | None, offered: dict[int, Offered], lines: list[LineRequest],
-                  override_reason: str = "") -> list[Problem]:
-    """Everything that would refuse these lines for this person: eligibility, per-person limits,
-    the monthly recharge cap, serial numbers and stock. The screen shows them as the volunteer
-    goes; record_sale refuses with the first, in the same words."""
-    products = {line.product_id: offered[line.product_id].product for line in lines if line.product_id in offered}
-    problems = _eligibility_problems(person, products, lines)
-    if person is not None and not (override_reason.strip() and user.role == Role.MANAGER):
-        suffix = (" Indiquez un motif pour lever la limite." if user.role == Role.MANAGER
-                  else " Un·e référent·e peut lever cette limite en indiquant un motif.")
-        problems += [Problem(problem + suffix, "override_reason") for problem in _limit_problems(person, products, lines)]
-    return problems + _stock_problems(user.relay_id, offered, lines)
 
 
 def record_sale(user, token: str, lines: list[LineRequest], payments: list[PaymentRequest],
@@ -271,93 +210,6 @@ def _offered_products(relay_id: int, lines: list[LineRequest]) -> dict[int, Offe
     return offered
 
 
-def _eligibility_problems(person, products: dict[int, Product], lines) -> list[Problem]:
-    """Products kept for eligible people need a person whose eligibility is verified and current.
-    With no line yet, the chosen person's expired eligibility is said at once."""
-    needs_eligibility = [products[line.product_id] for line in lines
-                         if line.product_id in products and products[line.product_id].eligibility_required]
-    if needs_eligibility and person is None:
-        return [Problem(f"{needs_eligibility[0].name} est réservé aux personnes éligibles : choisissez la personne.",
-                        "beneficiary_id")]
-    if person is None or not (needs_eligibility or not lines):
-        return []
-    if person.eligibility_until and person.eligibility_until >= clock.today():
-        return []
-    when = f" le {person.eligibility_until:%d/%m/%Y}" if person.eligibility_until else ""
-    return [Problem(f"L'éligibilité de {person.full_name} a expiré{when} ou n'a pas été vérifiée : "
-                    "renouvelez-la sur sa fiche avant la vente.", "beneficiary_id")]
-
-
-def _limit_problems(person, products: dict[int, Product], lines) -> list[str]:
-    """The per-person limits and the monthly recharge cap these lines would pass."""
-    problems = []
-    wanted: dict[int, int] = {}
-    for line in lines:
-        if line.product_id in products:
-            wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
-    for product_id, quantity in wanted.items():
-        product = products[product_id]
-        if product.limit_per_person is None:
-            continue
-        had = db.session.scalar(
-            select(func.coalesce(func.sum(SaleLine.quantity), 0)).join(Sale)
-            .where(Sale.beneficiary_id == person.id, SaleLine.product_id == product_id))
-        if had + quantity > product.limit_per_person:
-            problems.append(f"{product.name} : limite de {product.limit_per_person} par personne "
-                            f"(déjà {had}).")
-    recharge = sum(quantity * products[product_id].price_cents for product_id, quantity in wanted.items()
-                   if products[product_id].category == "recharge")
-    if recharge:
-        # The local calendar month: a recharge at 00:30 on the 1st (Paris) counts for the new month.
-        month = clock.today().replace(day=1)
-        next_month = (month + timedelta(days=31)).replace(day=1)
-        spent = db.session.scalar(
-            select(func.coalesce(func.sum(SaleLine.quantity * SaleLine.unit_cents), 0)).join(Sale)
-            .where(Sale.beneficiary_id == person.id, SaleLine.category == "recharge",
-                   Sale.created_at >= clock.local_midnight(month), Sale.created_at < clock.local_midnight(next_month)))
-        cap = current_app.config["RECHARGE_MONTHLY_CAP_CENTS"]
-        if spent + recharge > cap:
-            problems.append(f"Recharges plafonnées à {_euros(cap)} € par personne et par mois : déjà "
-                            f"{_euros(spent)} €, reste {_euros(max(cap - spent, 0))} € ce mois-ci.")
-    return problems
-
-
-def _stock_problems(relay_id: int, offered: dict[int, Offered], lines) -> list[Problem]:
-    """Serial numbers that are not valid or not on the shelf, and products short of stock."""
-    problems, wanted = [], {}
-    for index, line in enumerate(lines):
-        if line.product_id not in offered:
-            continue
-        product = offered[line.product_id].product
-        wanted[product.id] = wanted.get(product.id, 0) + line.quantity
-        if product.is_tracked:
-            problem = serial_problem(product.tracking, line.serial) if line.serial else None
-            if problem:
-                problems.append(Problem(f"{product.name}, n° {line.serial} : {problem}", f"line-{index}-serial"))
-            elif not _serial_on_shelf(relay_id, product, line.serial):
-                problems.append(Problem(_not_on_shelf(product, line.serial), f"line-{index}-serial"))
-        if wanted[product.id] > offered[product.id].stock and wanted[product.id] - line.quantity <= offered[product.id].stock:
-            problems.append(Problem(_out_of_stock(product), f"line-{index}-quantity"))
-    return problems
-
-
-def _serial_on_shelf(relay_id: int, product: Product, serial: str) -> SerialItem | None:
-    item = serial_in_stock(relay_id, serial) if serial else None
-    return item if item is not None and item.product_id == product.id else None
-
-
-def _not_on_shelf(product: Product, serial: str) -> str:
-    return f"{product.name} : le numéro {serial or '(vide)'} n'est pas en stock ici."
-
-
-def _out_of_stock(product: Product) -> str:
-    return f"Stock insuffisant : {product.name}."
-
-
-def _euros(cents: int) -> str:
-    return f"{cents / 100:.2f}".replace(".", ",")
-
-
 def _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at) -> Sale:
     amounts = bill(lines, offered)
     total, reference = amounts.total, amounts.reference
@@ -391,7 +243,7 @@ def _payments(total: int, payments: list[PaymentRequest]) -> tuple[list[Payment]
         raise SaleRefused("Moyen de paiement ou montant non valide.", "payments")
     paid = sum(p.amount_cents for p in payments)
     if paid != total:
-        raise SaleRefused(f"Les paiements ({_euros(paid)} €) ne correspondent pas au total ({_euros(total)} €).",
+        raise SaleRefused(f"Les paiements ({euros(paid)} €) ne correspondent pas au total ({euros(total)} €).",
                           "payments")
     change = 0
     rows = []
@@ -419,15 +271,15 @@ def _take_stock(sale: Sale, products: dict[int, Product]) -> None:
     for line in sale.lines:
         product = products[line.product_id]
         if product.is_tracked:
-            item = _serial_on_shelf(sale.relay_id, product, line.serial)
+            item = serial_on_shelf(sale.relay_id, product, line.serial)
             if item is None:
-                raise SaleRefused(_not_on_shelf(product, line.serial), "lines")
+                raise SaleRefused(not_on_shelf(product, line.serial), "lines")
             item.status, item.sale_line_id = "sold", line.id
             line.serial, line.grade = item.serial, item.grade
         try:
             move_stock(sale.relay_id, product.id, -line.quantity, "sale", sale.user_id, sale.number)
         except OutOfStock:
-            raise SaleRefused(_out_of_stock(product), "lines") from None
+            raise SaleRefused(out_of_stock(product), "lines") from None
 
 
 def _sealed_payloads(kind: str, sale_ids: list[int]) -> dict[int, dict]:

@@ -13,7 +13,8 @@ from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_req
 from ..stock.operations import serial_in_stock
 from .forms import MAX_LINES, NewLine, SaleDraft, new_draft, parse_draft, parse_new_line
 from .models import Sale
-from .operations import LineRequest, Offered, SaleRefused, bill, offer, record_sale, sale_problems, void_sale
+from .operations import LineRequest, SaleRefused, record_sale, void_sale
+from .rules import Offered, bill, offer, sale_problems
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 
@@ -61,11 +62,8 @@ def add_line():
 def remove_line():
     """Take line n (the button's value) out of the draft."""
     draft = parse_draft(request.form)
-    index = request.form.get("line", type=int)
     offered = offer(current_user.relay_id)
-    if index is not None and 0 <= index < len(draft.lines):
-        draft.lines.pop(index)
-        draft.errors = {name: message for name, message in draft.errors.items() if not name.startswith("line-")}
+    draft.remove_line(request.form.get("line", -1, type=int))
     draft.fill_cash(bill(draft.lines, offered).total)
     return _render(draft, offered)
 
