@@ -21,14 +21,13 @@ METHODS = (
     PaymentMethod("voucher", "Prise en charge", reference="Organisme qui paie ou numéro du bon"),
     PaymentMethod("free", "Gratuit", counted=False),
 )
-BY_CODE = {method.code: method for method in METHODS}
 CASH, FREE = "cash", "free"
 REFERENCE_LENGTH = 40
 
 
 def label(code: str) -> str:
     """The French name of a method, or its code for one no longer listed."""
-    return BY_CODE[code].label if code in BY_CODE else code
+    return next((method.label for method in METHODS if method.code == code), code)
 
 
 def at_the_till() -> list[PaymentMethod]:

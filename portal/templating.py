@@ -10,7 +10,7 @@ from babel.numbers import get_currency_symbol
 from flask import current_app
 from flask_login import current_user
 
-from . import clock
+from . import clock, payments
 from .security import Role
 
 THOUSANDTHS = Decimal("0.001")
@@ -98,7 +98,7 @@ def navigation() -> list[tuple[str, str]]:
 
 def init_app(app) -> None:
     app.jinja_env.filters.update(
-        money=money, number=number, datetime=local_datetime, date=local_date
+        money=money, number=number, datetime=local_datetime, date=local_date, payment_method=payments.label
     )
     app.jinja_env.globals["navigation"] = navigation
     app.jinja_env.add_extension("jinja2.ext.do")

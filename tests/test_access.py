@@ -71,7 +71,10 @@ TABLE = [
     row("POST", "/beneficiaries/<int:beneficiary_id>/anonymise", mgr=422, other={MGR: 404}),
     row("GET", "/sales/", vol=200, mgr=200),
     row("GET", "/sales/new", vol=200, mgr=200),
-    row("POST", "/sales/new", vol=200, mgr=200),
+    row("POST", "/sales/new", vol=422, mgr=422),  # records: nothing to record in an empty form
+    row("POST", "/sales/new/lines", vol=200, mgr=200),  # nothing chosen: the screen recalculated
+    row("POST", "/sales/new/remove", vol=200, mgr=200),
+    row("POST", "/sales/new/recalculate", vol=200, mgr=200),
     row("GET", "/sales/<int:sale_id>", vol=200, mgr=200, other={VOL: 404, MGR: 404}),
     row("POST", "/sales/<int:sale_id>/print", vol=303, mgr=303, other={VOL: 404, MGR: 404}),
     # 422: the form names no print shown (the reprint that follows print `seen`).

@@ -69,7 +69,7 @@ def busy_day(shop):
     first = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 1500, 2000)], 3,  # 20 € given, 5 € back
                  at=utc(day, 0, 5))
     sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)], at=utc(day, 0, 6))
-    sell(volunteer, person, p["recharge"], [PaymentRequest("cheque", 1000, cheque_number="0000123")],
+    sell(volunteer, person, p["recharge"], [PaymentRequest("cheque", 1000, reference="0000123")],
          at=utc(day, 0, 7))
     sell(volunteer, person, p["free"], [], at=utc(day, 0, 8))
     mistake = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)], at=utc(day, 0, 15))
@@ -270,7 +270,7 @@ def test_a_day_of_refunds_closes_with_counted_equal_to_expected(as_manager, shop
     and the manager can type what the form shows (no difference, no reason needed)."""
     relay, manager, volunteer, person, p = shop
     yesterday = clock.today() - timedelta(days=1)
-    sale = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, cheque_number="1234567")],
+    sale = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, reference="1234567")],
                 at=utc(yesterday, 10))
     close_day(manager, yesterday, nothing_counted(cheque=500), {}, "")
     void_sale(manager, sale, "erreur", uuid.uuid4().hex)

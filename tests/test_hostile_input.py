@@ -101,6 +101,13 @@ def product(ids, n, code=None):
             "relay_ids": [ids["relay_id"]]}
 
 
+def sale_draft(ids, n):
+    return {"token": f"vente-{n}", "beneficiary_id": ids["beneficiary_id"], "line-0-product": ids["product_id"],
+            "line-0-quantity": "1", "pay_cash": "5,00", "cash_given": "10", "cash_filled": "5,00", "pay_card": "",
+            "pay_cheque": "", "reference_cheque": "", "pay_voucher": "", "reference_voucher": "",
+            "override_reason": ""}
+
+
 def user(ids, n):
     return {"email": f"compte{n}@test.example", "display_name": f"Bénévole {n}", "role": "volunteer",
             "relay_id": ids["relay_id"], "territory_id": "0", "password": "une phrase de passe longue"}
@@ -134,11 +141,11 @@ FORMS = [
     Form("/beneficiaries/<int:beneficiary_id>/edit", VOL, beneficiary,
          markup=("first_name", "last_name", "commune", "referrer_name", "notes")),
     Form("/beneficiaries/<int:beneficiary_id>/renew", VOL),
-    Form("/sales/new", VOL, lambda ids, n: {
-        "token": f"vente-{n}", "action": "record", "beneficiary_id": ids["beneficiary_id"],
-        "line-0-product": ids["product_id"], "line-0-quantity": "1", "pay_cash": "5,00", "cash_given": "10",
-        "pay_card": "", "pay_cheque": "", "cheque_number": "", "override_reason": ""},
-        shows=("/sales/",)),
+    Form("/sales/new", VOL, lambda ids, n: sale_draft(ids, n), shows=("/sales/",)),
+    Form("/sales/new/lines", VOL, lambda ids, n: sale_draft(ids, n) | {
+        "add_code": "", "add_product": ids["product_id"], "add_quantity": "2", "add_serial": ""}),
+    Form("/sales/new/remove", VOL, lambda ids, n: sale_draft(ids, n) | {"line": "0"}),
+    Form("/sales/new/recalculate", VOL, sale_draft),
     Form("/sales/<int:sale_id>/print", VOL),
     Form("/sales/<int:sale_id>/reprint", VOL, lambda ids, n: {"seen": ids["number"]}),
     Form("/workshops/parcours/new", VOL, parcours, shows=("/workshops/",), markup=("title", "description")),
@@ -299,7 +306,7 @@ def test_hostile_values_in_every_form(app, client, login, signed_in, role, data)
 REFUSED = [
     (ANON, "/login", "email", "\x00"),
     (VOL, "/sales/new", "line-0-product", str(10**30)),
-    (VOL, "/sales/new", "cheque_number", "\x00"),
+    (VOL, "/sales/new", "reference_cheque", "\x00"),
     (VOL, "/sales/new", "override_reason", "\u202e"),
     (VOL, "/laptops/sessions/<int:session_id>/book", "laptop_id", str(10**30)),
     (VOL, "/workshops/parcours/<int:parcours_id>/enrolments", "beneficiary_id", str(10**30)),

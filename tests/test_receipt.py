@@ -144,12 +144,12 @@ def test_a_sale_without_a_person(shop, make_product):
     case = make_product([relay], stock=5, name="Coque", category="accessory", price=300, reference=300,
                         eligibility_required=False)
     sale = record_sale(volunteer, uuid.uuid4().hex, [LineRequest(case.id, 2)],
-                       [PaymentRequest("cheque", 600, cheque_number="1234567")])
+                       [PaymentRequest("cheque", 600, reference="1234567")])
     context = receipt_context(sale, 0)
     assert context["person"] is None and context["economy"] is None
     text = receipt_text(sale)
     assert "Pour " not in text and "2 × 3,00 €" in text and "valeur" not in text
-    assert "Chèque n° 1234567 6,00 €" in text
+    assert "Chèque — 1234567 6,00 €" in text
 
 
 @pytest.mark.parametrize("page_size, width_mm", [("A5", 148), ("80mm", 80)])

@@ -144,7 +144,8 @@ def test_the_dashboard_shows_sales_per_category_and_payment_method_one_table_at_
     assert cells[3].startswith("1 · 0,00\xa0€") and '<small class="was">0 · 0,00\xa0€</small>' in cells[0]
     payments = row(client.get(f"/reports/?{dates}&view=payments").text).split("<td>")[1:]
     assert [cell.split("<small")[0] for cell in payments] == [
-        "1 · 5,00\xa0€", "0 · 0,00\xa0€", "0 · 0,00\xa0€", "1 · 0,00\xa0€"]  # cash, card (voided), cheque, free
+        "1 · 5,00\xa0€", "0 · 0,00\xa0€", "0 · 0,00\xa0€", "0 · 0,00\xa0€", "1 · 0,00\xa0€"]
+    # cash, card (voided), cheque, voucher, free
     assert "Activité par structure" in client.get(f"/reports/?{dates}&view=nonsense").text
 
 
@@ -210,7 +211,7 @@ def test_the_summary_equals_a_recomputation_from_raw_rows(app, make_user, make_p
             total = product.price_cents * quantity
             method = rng.choice(["cash", "card", "cheque"]) if total else "free"
             at = utc(today - timedelta(days=rng.randint(0, 50)), rng.randint(8, 19))
-            payment = PaymentRequest(method, total, cheque_number="1234567" if method == "cheque" else "")
+            payment = PaymentRequest(method, total, reference="1234567" if method == "cheque" else "")
             sales.append(record_sale(volunteer, uuid.uuid4().hex, [LineRequest(product.id, quantity)], [payment],
                                      rng.choice(people).id, at=at))
         elif action < .5 and sales:

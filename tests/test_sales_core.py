@@ -157,7 +157,7 @@ def after(original):
     return step
 
 
-@pytest.mark.parametrize("step", ["_lock_counter", "_check_rights", "_insert_sale", "move_stock", "_take_stock",
+@pytest.mark.parametrize("step", ["_lock_counter", "sale_problems", "_insert_sale", "move_stock", "_take_stock",
                                   "append_entry"])
 def test_a_failure_after_any_step_leaves_nothing_behind(monkeypatch, shop, step):
     volunteer, _, person, sim, _ = shop
@@ -231,7 +231,7 @@ def test_the_recharge_cap_counts_the_local_month(shop):
         assert sell(volunteer, person, (recharge, 1), pay=cash(1000)).number.endswith("-2027-000002")
     with time_machine.travel(datetime(2027, 3, 31, 23, 30, tzinfo=ZoneInfo("Europe/Paris")), tick=False):
         sell(volunteer, person, (recharge, 2), pay=cash(2000))
-        with pytest.raises(Refused, match="déjà 30,00 € ce mois-ci"):
+        with pytest.raises(Refused, match="déjà 30,00 €, reste 0,00 € ce mois-ci"):
             sell(volunteer, person, (recharge, 1), pay=cash(1000))
 
 
@@ -239,7 +239,8 @@ def test_the_recharge_cap_counts_the_local_month(shop):
     ([], "Indiquez le paiement."),
     ([PaymentRequest("cash", 400)], "ne correspondent pas au total"),
     ([PaymentRequest("cash", 500, 300)], "inférieure au montant dû"),
-    ([PaymentRequest("cheque", 500)], "numéro du chèque"),
+    ([PaymentRequest("cheque", 500)], "Chèque : indiquez « Numéro du chèque »."),
+    ([PaymentRequest("voucher", 500, reference=" ")], "Prise en charge : indiquez « Organisme qui paie"),
     ([PaymentRequest("bitcoin", 500)], "Moyen de paiement"),
     ([PaymentRequest("card", -500), PaymentRequest("cash", 1000)], "Moyen de paiement"),
 ])
@@ -255,6 +256,23 @@ def test_several_payment_methods_in_one_sale(shop):
     sale = sell(volunteer, person, (sim, 3), pay=[PaymentRequest("card", 1000), PaymentRequest("cash", 500, 1000)])
     assert [(p.method, p.amount_cents) for p in sale.payments] == [("card", 1000), ("cash", 500)]
     assert sale.change_cents == 500
+
+
+def test_the_screen_and_the_recording_share_one_list_of_problems(shop):
+    """sale_problems names every problem of a draft; record_sale refuses with the first, unchanged."""
+    from portal.sales.rules import Problem, offer, sale_problems
+
+    volunteer, _, person, sim, recharge = shop
+    person.eligibility_until = clock.today() - timedelta(days=1)
+    db.session.commit()
+    lines = [LineRequest(sim.id, 11), LineRequest(recharge.id, 4)]
+    problems = sale_problems(volunteer, person, offer(volunteer.relay_id), lines)
+    assert [problem.field for problem in problems] == ["beneficiary_id", "override_reason", "line-0-quantity"]
+    assert problems[2] == Problem("Stock insuffisant : Carte SIM.", "line-0-quantity")
+    assert "reste 30,00 € ce mois-ci" in problems[1].message
+    with pytest.raises(Refused) as refused:
+        sell(volunteer, person, (sim, 11), (recharge, 4), pay=cash(9500))
+    assert (refused.value.message, refused.value.field) == (problems[0].message, problems[0].field)
 
 
 def test_products_of_other_relays_cannot_be_sold(shop, make_product, make_relay):

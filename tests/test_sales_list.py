@@ -124,7 +124,7 @@ def test_the_list_opens_on_todays_receipts_with_their_totals(client, login, shop
     split = sell(volunteer, (products["recharge"], 1), (products["sim"], 1), person=olena,
                  pay=[PaymentRequest("card", 1000), PaymentRequest("cash", 500)])
     free = sell(volunteer, (products["free"], 2), person=olena)
-    cheque = sell(volunteer, (products["sim"], 1), pay=[PaymentRequest("cheque", 500, cheque_number="0001234")])
+    cheque = sell(volunteer, (products["sim"], 1), pay=[PaymentRequest("cheque", 500, reference="0001234")])
     void = void_sale(manager, voided, "Erreur de produit", uuid.uuid4().hex)
     login(volunteer)
 
@@ -137,7 +137,7 @@ def test_the_list_opens_on_todays_receipts_with_their_totals(client, login, shop
     assert "Aujourd'hui : 6 reçus." in squeeze(page.text)
     assert totals(page.text) == {
         "Ventes": "5", "Annulations": "1", "Montant net": f"25,00{NBSP}€", "Espèces": f"10,00{NBSP}€",
-        "Carte bancaire": f"10,00{NBSP}€", "Chèque": f"5,00{NBSP}€", "Gratuit": "1 vente"}
+        "Carte bancaire": f"10,00{NBSP}€", "Chèque": f"5,00{NBSP}€", "Prise en charge": f"0,00{NBSP}€", "Gratuit": "1 vente"}
     rows = {row[0]: row for row in table(page.text, "Reçus")[1:]}
     assert rows[midnight.number][1:3] == ["00:00", f"Awa Traoré {awa.code}"]
     assert rows[split.number][2:6] == [f"Олена Шевченко {olena.code}", "Recharge 10 €, Carte SIM prépayée",
@@ -312,7 +312,7 @@ def test_a_page_of_thirty_receipts_is_within_the_budget(client, login, shop, mak
         person = make_beneficiary(relay, f"Marie-Christine-{n}", f"Abdelkader Ben Youssef-Шевченко {n}")
         sell(volunteer, (products["recharge"], 2), (products["sim"], 1), (more[n % 3], 1), (products["free"], 1),
              person=person, pay=[PaymentRequest("cash", 2000), PaymentRequest("card", 4000),
-                                 PaymentRequest("cheque", 500, cheque_number=f"{n:07d}")])
+                                 PaymentRequest("cheque", 500, reference=f"{n:07d}")])
     login(volunteer)
     page = client.get("/sales/")
     assert len(listed(page.text)) == 30

@@ -684,7 +684,7 @@ def _write_receipt(relay: _Relay, receipt: _Receipt, year: int, seq: int, ids: _
             "reference_unit_cents": product.reference_cents, "serial": serial, "grade": grade})
     for method, amount, given, cheque in receipt.payments:
         writer.add(Payment, {"id": ids.take(Payment), "sale_id": receipt.id, "method": method,
-                             "amount_cents": amount, "given_cents": given, "cheque_number": cheque})
+                             "amount_cents": amount, "given_cents": given, "reference": cheque})
     if receipt.voids:
         totals.voids += 1
     else:

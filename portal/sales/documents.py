@@ -3,11 +3,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from .. import payments
 from ..extensions import db
 from ..ledger.models import LedgerEntry
 from ..ledger.operations import short_fingerprint
 from ..templating import local_datetime, money
-from .models import PAYMENT_METHODS, Sale
+from .models import Sale
 
 
 def receipt_context(sale: Sale, print_number: int, printed_at: datetime | None = None) -> dict:
@@ -49,11 +50,11 @@ def _line(line) -> dict:
 def _payment(payment) -> dict:
     given = payment.given_cents
     return {
-        "method": PAYMENT_METHODS.get(payment.method, payment.method),
+        "method": payments.label(payment.method),
         "amount": money(payment.amount_cents),
         "given": money(given) if given is not None and given != payment.amount_cents else None,
         "change": money(given - payment.amount_cents) if given is not None and given > payment.amount_cents else None,
-        "cheque_number": payment.cheque_number or None,
+        "reference": payment.reference or None,
     }
 
 

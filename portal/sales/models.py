@@ -6,9 +6,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
+from .. import payments
 from ..extensions import db
 
-PAYMENT_METHODS = {"cash": "Espèces", "card": "Carte bancaire", "cheque": "Chèque", "free": "Gratuit"}
+# The methods' French names, for the cash closing and the reports (the sale side reads portal.payments).
+PAYMENT_METHODS = {method.code: method.label for method in payments.METHODS}
 
 
 class ReceiptCounter(db.Model):
@@ -44,6 +46,7 @@ class Sale(db.Model):
     override_reason: Mapped[str] = mapped_column(String(300), default="")  # a manager lifted a cap
     voids_sale_id: Mapped[int | None] = mapped_column(ForeignKey("sale.id"), unique=True)
     void_reason: Mapped[str] = mapped_column(String(300), default="")
+    replayed = False  # not stored: record_sale found this sale already recorded with the form's token
 
     relay = relationship("Relay")
     user = relationship("User")
@@ -84,16 +87,14 @@ class SaleLine(db.Model):
 
 
 class Payment(db.Model):
-    """How (part of) a sale was paid."""
-
-    __table_args__ = (CheckConstraint(f"method IN {tuple(PAYMENT_METHODS)}", name="method_known"),)
+    """How (part of) a sale was paid: a method of portal.payments (never renamed, even retired)."""
 
     id: Mapped[int] = mapped_column(primary_key=True)
     sale_id: Mapped[int] = mapped_column(ForeignKey("sale.id"), index=True)
     method: Mapped[str] = mapped_column(String(10))
     amount_cents: Mapped[int]  # negative on a void (money given back)
     given_cents: Mapped[int | None]  # cash handed over, for the change
-    cheque_number: Mapped[str] = mapped_column(String(20), default="")
+    reference: Mapped[str] = mapped_column(String(40), default="")  # a cheque's number, a voucher's payer…
 
     sale: Mapped[Sale] = relationship(back_populates="payments")
 

@@ -1,16 +1,16 @@
 """Recording a sale and voiding one: numbering, stock, ledger — one transaction, all or nothing."""
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import clock
 from ..beneficiaries.models import Beneficiary
 from ..cash.models import CashClosing
-from ..catalogue.models import Product, ProductOffer
+from .. import payments as methods
+from ..catalogue.models import Product
 from ..clock import utcnow
 from ..database import write_transaction
 from ..errors import Refused
@@ -20,8 +20,10 @@ from ..relays.models import Relay
 from ..reports.operations import count_sale
 from ..security import Role
 from ..stock.models import SerialItem
-from ..stock.operations import OutOfStock, move_stock, serial_in_stock
+from ..stock.operations import OutOfStock, move_stock
 from .models import Payment, ReceiptCounter, Sale, SaleLine
+from .rules import (MAX_QUANTITY, QUANTITY_RANGE, Offered, bill, euros, not_on_shelf, offer, out_of_stock,
+                    sale_problems, serial_on_shelf)
 
 
 @dataclass
@@ -36,7 +38,7 @@ class PaymentRequest:
     method: str
     amount_cents: int
     given_cents: int | None = None
-    cheque_number: str = ""
+    reference: str = ""  # a cheque's number, a voucher's payer: for a method that asks for one
 
 
 def record_sale(user, token: str, lines: list[LineRequest], payments: list[PaymentRequest],
@@ -49,18 +51,20 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
         with write_transaction():
             existing = _sale_with_token(token)
             if existing:
-                return existing
+                return _replayed(existing)
             relay_id = user.relay_id
             at = at or utcnow()
             _check_day_open(relay_id, at)
             counter = _lock_counter(relay_id, clock.local_day(at).year)  # the receipt year is the local one
             existing = _sale_with_token(token)  # a twin request may have committed while we waited
             if existing:
-                return existing
+                return _replayed(existing)
             person = _beneficiary(relay_id, beneficiary_id)
-            products = _offered_products(relay_id, lines)
-            _check_rights(user, person, products, lines, override_reason)
-            sale = _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at)
+            offered = _offered_products(relay_id, lines)
+            for problem in sale_problems(user, person, offered, lines, override_reason)[:1]:
+                raise Refused(problem.message, problem.field)
+            products = {product_id: product for product_id, (product, _) in offered.items()}
+            sale = _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at)
             _take_stock(sale, products)
             append_entry(relay_id, "sale", sale.id, sale_payload(sale))
             count_sale(sale)
@@ -70,7 +74,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
     except IntegrityError:
         existing = _sale_with_token(token)
         if existing:
-            return existing
+            return _replayed(existing)
         raise
 
 
@@ -128,8 +132,14 @@ def sale_payload(sale: Sale) -> dict:
         "voids": sale.voids_sale_id, "void_reason": sale.void_reason, "override": sale.override_reason,
         "lines": [[line.product_id, line.label, line.quantity, line.unit_cents, line.reference_unit_cents,
                    line.serial] for line in sale.lines],
-        "payments": [[p.method, p.amount_cents, p.given_cents, p.cheque_number] for p in sale.payments],
+        # The fourth item was the cheque number; its value, now `reference`, is the same for every sale.
+        "payments": [[p.method, p.amount_cents, p.given_cents, p.reference] for p in sale.payments],
     }
+
+
+def _replayed(sale: Sale) -> Sale:
+    sale.replayed = True
+    return sale
 
 
 def _sale_with_token(token: str) -> Sale | None:
@@ -169,78 +179,23 @@ def _beneficiary(relay_id: int, beneficiary_id: int | None) -> Beneficiary | Non
     return person
 
 
-def _offered_products(relay_id: int, lines: list[LineRequest]) -> dict[int, Product]:
+def _offered_products(relay_id: int, lines: list[LineRequest]) -> dict[int, Offered]:
     if not lines:
         raise Refused("Ajoutez au moins un produit.", "lines")
-    ids = {line.product_id for line in lines}
-    products = {p.id: p for p in db.session.scalars(
-        select(Product).join(ProductOffer).where(Product.id.in_(ids), ProductOffer.relay_id == relay_id,
-                                                 Product.active))}
+    offered = offer(relay_id, {line.product_id for line in lines})
     for line in lines:
-        if line.product_id not in products:
+        if line.product_id not in offered:
             raise Refused("Ce produit n'est pas proposé par votre structure.", "lines")
-        if not 1 <= line.quantity <= 100:
-            raise Refused("La quantité doit être comprise entre 1 et 100.", "lines")
-        if products[line.product_id].is_tracked and line.quantity != 1:
-            raise Refused(f"{products[line.product_id].name} : une ligne par numéro de série.", "lines")
-    return products
+        if not 1 <= line.quantity <= MAX_QUANTITY:
+            raise Refused(QUANTITY_RANGE, "lines")
+        if offered[line.product_id].product.is_tracked and line.quantity != 1:
+            raise Refused(f"{offered[line.product_id].product.name} : une ligne par numéro de série.", "lines")
+    return offered
 
 
-def _check_rights(user, person, products, lines, override_reason: str) -> None:
-    """Eligibility always; per-person limits and the monthly recharge cap unless a manager overrides."""
-    needs_eligibility = [products[line.product_id] for line in lines if products[line.product_id].eligibility_required]
-    if needs_eligibility and person is None:
-        raise Refused(f"{needs_eligibility[0].name} est réservé aux personnes éligibles : choisissez la personne.",
-                      "beneficiary_id")
-    if needs_eligibility and (not person.eligibility_until or person.eligibility_until < clock.today()):
-        when = f" le {person.eligibility_until:%d/%m/%Y}" if person.eligibility_until else ""
-        raise Refused(f"L'éligibilité de {person.full_name} a expiré{when} ou n'a pas été vérifiée : "
-                      "renouvelez-la sur sa fiche avant la vente.", "beneficiary_id")
-    if person is None:
-        return
-    overridden = bool(override_reason.strip()) and user.role == Role.MANAGER
-    for problem in _limit_problems(person, products, lines):
-        if not overridden:
-            raise Refused(problem + (" Un·e référent·e peut lever cette limite en indiquant un motif."
-                                     if user.role != Role.MANAGER else " Indiquez un motif pour lever la limite."),
-                          "override_reason")
-
-
-def _limit_problems(person, products, lines) -> list[str]:
-    problems = []
-    wanted: dict[int, int] = {}
-    for line in lines:
-        wanted[line.product_id] = wanted.get(line.product_id, 0) + line.quantity
-    for product_id, quantity in wanted.items():
-        product = products[product_id]
-        if product.limit_per_person is None:
-            continue
-        had = db.session.scalar(
-            select(func.coalesce(func.sum(SaleLine.quantity), 0)).join(Sale)
-            .where(Sale.beneficiary_id == person.id, SaleLine.product_id == product_id))
-        if had + quantity > product.limit_per_person:
-            problems.append(f"{product.name} : limite de {product.limit_per_person} par personne "
-                            f"(déjà {had}).")
-    recharge = sum(line.quantity * products[line.product_id].price_cents for line in lines
-                   if products[line.product_id].category == "recharge")
-    if recharge:
-        # The local calendar month: a recharge at 00:30 on the 1st (Paris) counts for the new month.
-        month = clock.today().replace(day=1)
-        next_month = (month + timedelta(days=31)).replace(day=1)
-        spent = db.session.scalar(
-            select(func.coalesce(func.sum(SaleLine.quantity * SaleLine.unit_cents), 0)).join(Sale)
-            .where(Sale.beneficiary_id == person.id, SaleLine.category == "recharge",
-                   Sale.created_at >= clock.local_midnight(month), Sale.created_at < clock.local_midnight(next_month)))
-        cap = current_app.config["RECHARGE_MONTHLY_CAP_CENTS"]
-        if spent + recharge > cap:
-            problems.append(f"Recharges plafonnées à {cap / 100:.2f} € par personne et par mois "
-                            f"(déjà {spent / 100:.2f} € ce mois-ci).".replace(".", ","))
-    return problems
-
-
-def _insert_sale(user, counter, token, person, products, lines, payments, override_reason, at) -> Sale:
-    total = sum(line.quantity * products[line.product_id].price_cents for line in lines)
-    reference = sum(line.quantity * products[line.product_id].reference_cents for line in lines)
+def _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at) -> Sale:
+    amounts = bill(lines, offered)
+    total, reference = amounts.total, amounts.reference
     payment_rows, change = _payments(total, payments)
     counter.last_seq += 1
     sale = Sale(relay_id=counter.relay_id, year=counter.year, seq=counter.last_seq,
@@ -249,7 +204,7 @@ def _insert_sale(user, counter, token, person, products, lines, payments, overri
                 reference_total_cents=reference, change_cents=change,
                 override_reason=override_reason.strip()[:300] if user.role == Role.MANAGER else "")
     for line in lines:
-        product = products[line.product_id]
+        product = offered[line.product_id].product
         sale.lines.append(SaleLine(product_id=product.id, label=product.name, category=product.category,
                                    quantity=line.quantity, unit_cents=product.price_cents,
                                    reference_unit_cents=product.reference_cents, serial=line.serial.strip()))
@@ -263,46 +218,51 @@ def _payments(total: int, payments: list[PaymentRequest]) -> tuple[list[Payment]
     """Check that the payments settle the total exactly; the rows and the change to give back."""
     payments = [p for p in payments if p.amount_cents]
     if total == 0:
-        return [Payment(method="free", amount_cents=0)], 0
+        return [Payment(method=methods.FREE, amount_cents=0)], 0
     if not payments:
         raise Refused("Indiquez le paiement.", "payments")
-    if any(p.amount_cents < 0 or p.method not in ("cash", "card", "cheque") for p in payments):
+    offered = {method.code: method for method in methods.at_the_till()}
+    if any(p.amount_cents < 0 or p.method not in offered for p in payments):
         raise Refused("Moyen de paiement ou montant non valide.", "payments")
     paid = sum(p.amount_cents for p in payments)
     if paid != total:
-        raise Refused(f"Les paiements ({paid / 100:.2f} €) ne correspondent pas au total "
-                      f"({total / 100:.2f} €).".replace(".", ","), "payments")
+        raise Refused(f"Les paiements ({euros(paid)} €) ne correspondent pas au total ({euros(total)} €).",
+                          "payments")
     change = 0
     rows = []
     for p in payments:
-        if p.method == "cheque" and not p.cheque_number.strip():
-            raise Refused("Indiquez le numéro du chèque.", "payments")
-        if p.method == "cash":
+        method = offered[p.method]
+        reference = p.reference.strip()[:methods.REFERENCE_LENGTH] if method.reference else ""
+        if method.reference and not reference:
+            raise Refused(reference_missing(method), f"reference_{method.code}")
+        given = None
+        if method.code == methods.CASH:
             given = p.given_cents if p.given_cents is not None else p.amount_cents
             if given < p.amount_cents:
-                raise Refused("La somme donnée en espèces est inférieure au montant dû.", "payments")
+                raise Refused("La somme donnée en espèces est inférieure au montant dû.", "cash_given")
             change += given - p.amount_cents
-            rows.append(Payment(method="cash", amount_cents=p.amount_cents, given_cents=given))
-        else:
-            rows.append(Payment(method=p.method, amount_cents=p.amount_cents,
-                                cheque_number=p.cheque_number.strip()[:20]))
+        rows.append(Payment(method=method.code, amount_cents=p.amount_cents, given_cents=given, reference=reference))
     return rows, change
+
+
+def reference_missing(method) -> str:
+    """The refusal of a payment by `method` without the reference it asks for."""
+    return f"{method.label} : indiquez « {method.reference} »."
 
 
 def _take_stock(sale: Sale, products: dict[int, Product]) -> None:
     for line in sale.lines:
         product = products[line.product_id]
         if product.is_tracked:
-            item = serial_in_stock(sale.relay_id, line.serial)
-            if item is None or item.product_id != product.id:
-                raise Refused(f"{product.name} : le numéro {line.serial or '(vide)'} n'est pas en stock ici.",
-                              "lines")
+            item = serial_on_shelf(sale.relay_id, product, line.serial)
+            if item is None:
+                raise Refused(not_on_shelf(product, line.serial), "lines")
             item.status, item.sale_line_id = "sold", line.id
             line.serial, line.grade = item.serial, item.grade
         try:
             move_stock(sale.relay_id, product.id, -line.quantity, "sale", sale.user_id, sale.number)
         except OutOfStock:
-            raise Refused(f"Stock insuffisant : {product.name}.", "lines") from None
+            raise Refused(out_of_stock(product), "lines") from None
 
 
 def _sealed_payloads(kind: str, sale_ids: list[int]) -> dict[int, dict]:

@@ -1,24 +1,21 @@
 """The sale screen, the sale page, receipts and voids."""
 from flask import Blueprint, abort, current_app, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
-
-from .. import clock, htmx
+from .. import clock, htmx, payments
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
-from ..catalogue.models import Product, ProductOffer
 from ..errors import Refused
 from ..extensions import db
-from ..forms import HIDDEN, HIDDEN_CHARACTERS, parse_euros, record_id
+from ..forms import HIDDEN, HIDDEN_CHARACTERS, record_id
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
-from ..stock.models import StockLevel
 from ..stock.operations import serial_in_stock
 from .filters import SalesFilterForm
-from .forms import MAX_LINES, SaleDraft, new_draft, parse_draft
+from .forms import MAX_LINES, NewLine, SaleDraft, new_draft, parse_draft, parse_new_line
 from .models import PAYMENT_METHODS, ReceiptPrint, Sale
 from .operations import LineRequest, record_sale, void_sale
 from .prints import PRINTED_AT, next_print_number, print_original, reprint
 from .queries import sales_list, sales_totals
+from .rules import Offered, bill, offer, sale_problems
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 
@@ -34,7 +31,7 @@ SALES_PER_PAGE = 30  # a page of the list stays within its 14 KB budget (tests/t
 @roles_required(*RELAY_ROLES)
 def index():
     relay_id = current_user.relay_id
-    form = SalesFilterForm(request.args, [product for product, _ in _offered(relay_id)])
+    form = SalesFilterForm(request.args, [offered.product for offered in offer(relay_id).values()])
     filters = form.filters(relay_id)
     if filters is None:
         return htmx.render("sales/index.html", "results", form=form, status=422)
@@ -47,41 +44,69 @@ def index():
                        today=clock.today())
 
 
-@bp.route("/new", methods=["GET", "POST"])
+@bp.get("/new")
 @roles_required(*RELAY_ROLES)
 def new():
-    offered = _offered(current_user.relay_id)
-    if request.method == "GET":
-        draft = new_draft(request.args.get("beneficiary", type=record_id))
-        query = request.args.get("q", "").strip()[:80]
-        people = search(current_user.relay_id, query, None, 1, 8)[0] if query else []
-        return htmx.render("sales/new.html", "people" if query else None, **_screen(draft, offered),
-                           query=query, people=people)
+    """The sale screen: find the person (a fragment while typing), then the empty draft for them."""
+    draft = new_draft(request.args.get("beneficiary", type=record_id))
+    query = request.args.get("q", "").strip()[:80]
+    people = search(current_user.relay_id, query, None, 1, 8)[0] if query else []
+    return htmx.render("sales/new.html", "people" if query else None, **_screen(draft, offer(current_user.relay_id)),
+                       query=query, people=people)
+
+
+@bp.post("/new/lines")
+@roles_required(*RELAY_ROLES)
+def add_line():
+    """Add the chosen or scanned product. With nothing chosen it only recalculates: Enter in an
+    amount field submits with the form's first button, "Ajouter"."""
     draft = parse_draft(request.form)
-    action = request.form.get("action", "update")
-    if action == "add" and not request.form.get("add_code", "").strip() and not request.form.get("add_product"):
-        # Enter in an amount field submits with the form's first button, "Ajouter": nothing to
-        # add, so it recalculates (as "Recalculer" does) instead of answering "Choisissez un produit."
-        action = "update"
-    if action == "add":
-        _add_line(draft, request.form, {product.id: product for product, _ in offered})
-    elif action.startswith("remove-"):
-        index = int(action.removeprefix("remove-")) if action.removeprefix("remove-").isdigit() else -1
-        if 0 <= index < len(draft.lines):
-            draft.lines.pop(index)
-    elif action == "record" and not draft.errors:
+    line = parse_new_line(request.form, draft)
+    offered = offer(current_user.relay_id)
+    if not line.empty and not {"add", "add_quantity"} & draft.errors.keys():
+        _add_line(draft, line, offered)
+    draft.fill_cash(bill(draft.lines, offered).total)
+    return _render(draft, offered, focus_code=True)
+
+
+@bp.post("/new/remove")
+@roles_required(*RELAY_ROLES)
+def remove_line():
+    """Take line n (the button's value) out of the draft."""
+    draft = parse_draft(request.form)
+    offered = offer(current_user.relay_id)
+    draft.remove_line(request.form.get("line", -1, type=int))
+    draft.fill_cash(bill(draft.lines, offered).total)
+    return _render(draft, offered)
+
+
+@bp.post("/new/recalculate")
+@roles_required(*RELAY_ROLES)
+def recalculate():
+    """The draft's totals, change and checks for what is typed, amounts kept as they are."""
+    draft = parse_draft(request.form)
+    return _render(draft, offer(current_user.relay_id))
+
+
+@bp.post("/new")
+@roles_required(*RELAY_ROLES)
+def record():
+    """Record the draft (or find the sale its one-time token already recorded) and show it."""
+    draft = parse_draft(request.form)
+    if not draft.errors:
         try:
             sale = record_sale(current_user, draft.token, draft.lines, draft.payments(),
                                draft.beneficiary_id, draft.override_reason)
         except Refused as refusal:
             draft.errors[refusal.field or "sale"] = refusal.message
         else:
-            flash(f"Vente {sale.number} enregistrée.", "success")
+            if sale.replayed:
+                flash(f"Cette vente était déjà enregistrée (n° {sale.number}).", "info")
+            else:
+                flash(f"Vente {sale.number} enregistrée.", "success")
             return htmx.redirect_to(url_for("sales.show", sale_id=sale.id))
-    screen = _screen(draft, offered, default_payment=action != "record")
-    status = 422 if draft.errors else 200
-    return htmx.render("sales/new.html", "sale", **screen, query="", people=[], focus_code=action == "add",
-                       status=status)
+    # The refusal rolled the transaction back: the products are read again for the screen.
+    return _render(draft, offer(current_user.relay_id))
 
 
 @bp.get("/<int:sale_id>")
@@ -172,64 +197,49 @@ def void(sale_id: int):
 
 def _sale_page(sale: Sale, print_error: str | None = None):
     """The sale page; with print_error, a refused reprint said next to its button (422)."""
-    return htmx.render("sales/show.html", sale=sale, methods=PAYMENT_METHODS, print_error=print_error,
+    return htmx.render("sales/show.html", sale=sale, print_error=print_error,
                        next_print=next_print_number(sale), printed_at_format=PRINTED_AT,
                        status=422 if print_error else 200)
 
 
-def _offered(relay_id: int) -> list[tuple[Product, int]]:
-    """The relay's active products with their stock."""
-    rows = db.session.execute(
-        select(Product, StockLevel.quantity).join(ProductOffer)
-        .outerjoin(StockLevel, (StockLevel.product_id == Product.id) & (StockLevel.relay_id == relay_id))
-        .where(ProductOffer.relay_id == relay_id, Product.active).order_by(Product.category, Product.name)
-    ).all()
-    return [(product, quantity or 0) for product, quantity in rows]
+def _render(draft: SaleDraft, offered: dict[int, Offered], focus_code: bool = False):
+    """The sale block (the whole page without htmx), 422 when a field needs correcting."""
+    return htmx.render("sales/new.html", "sale", **_screen(draft, offered), query="", people=[],
+                       focus_code=focus_code, status=422 if draft.errors else 200)
 
 
-def _screen(draft: SaleDraft, offered: list[tuple[Product, int]], default_payment: bool = False) -> dict:
-    """Everything the sale screen shows for a draft; with default_payment, cash for the whole
-    total until the volunteer types another split."""
-    products = {product.id: product for product, _ in offered}
+def _screen(draft: SaleDraft, offered: dict[int, Offered]) -> dict:
+    """Everything the sale screen shows for a draft, with what would block it."""
     person = None
     if draft.beneficiary_id:
         person = db.session.scalar(scoped(Beneficiary).where(Beneficiary.id == draft.beneficiary_id,
                                                              Beneficiary.anonymised_at.is_(None)))
         if person is None:
             draft.beneficiary_id = None
-    lines = [(line, products.get(line.product_id)) for line in draft.lines]
-    total = sum(line.quantity * product.price_cents for line, product in lines if product)
-    reference = sum(line.quantity * product.reference_cents for line, product in lines if product)
-    if default_payment and not (draft.pay_card.strip() or draft.pay_cheque.strip()):
-        draft.pay_cash = f"{total // 100},{total % 100:02d}" if total else ""
-    change = None
-    if not draft.errors.get("cash_given") and draft.cash_given.strip() and not draft.errors.get("pay_cash"):
-        change = parse_euros(draft.cash_given) - parse_euros(draft.pay_cash)
-    return {"draft": draft, "offered": offered, "person": person, "lines": lines, "total": total,
-            "reference": reference, "change": change, "today": clock.today(),
+    counted = [line for line in draft.lines if line.quantity]  # a quantity to correct blocks nothing yet
+    problems = {}
+    for problem in sale_problems(current_user, person, offered, counted, draft.override_reason):
+        problems.setdefault(problem.field, []).append(problem.message)
+    return {"draft": draft, "offered": list(offered.values()), "person": person,
+            "bill": bill(draft.lines, offered), "problems": problems, "change": draft.change(),
+            "methods": payments.at_the_till(), "today": clock.today(),
             "warning_days": current_app.config["ELIGIBILITY_WARNING_DAYS"]}
 
 
-def _add_line(draft: SaleDraft, form, offered: dict[int, Product]) -> None:
+def _add_line(draft: SaleDraft, new: NewLine, offered: dict[int, Offered]) -> None:
     """Add the chosen product (or the one a scanned code or serial number names) to the draft."""
-    code = form.get("add_code", "").strip()[:40]
-    product_id = int(form.get("add_product")) if form.get("add_product", "").isdigit() else None
-    quantity = int(form.get("add_quantity")) if form.get("add_quantity", "").isdigit() else 1
-    serial = form.get("add_serial", "").strip()[:40]
-    if HIDDEN.search(code + serial):
-        draft.errors["add"] = HIDDEN_CHARACTERS
-        return
-    if code:
-        by_code = next((p for p in offered.values() if p.code.upper() == code.upper()), None)
-        item = None if by_code else serial_in_stock(current_user.relay_id, code)
+    product_id, serial = new.product_id, new.serial
+    if new.code:
+        by_code = next((p for p, _ in offered.values() if p.code.upper() == new.code.upper()), None)
+        item = None if by_code else serial_in_stock(current_user.relay_id, new.code)
         if by_code:
             product_id = by_code.id
         elif item and item.product_id in offered:
             product_id, serial = item.product_id, item.serial
         else:
-            draft.errors["add"] = f"Aucun produit ni numéro de série « {code} » en stock ici."
+            draft.errors["add"] = f"Aucun produit ni numéro de série « {new.code} » en stock ici."
             return
-    product = offered.get(product_id)
+    product = offered[product_id].product if product_id in offered else None
     if product is None:
         draft.errors["add"] = "Choisissez un produit."
     elif len(draft.lines) >= MAX_LINES:
@@ -238,8 +248,6 @@ def _add_line(draft: SaleDraft, form, offered: dict[int, Product]) -> None:
         draft.errors["add"] = f"{product.name} : scannez ou saisissez le numéro de série."
     elif product.is_tracked and any(line.serial == serial for line in draft.lines):
         draft.errors["add"] = f"Le numéro {serial} est déjà dans la vente."
-    elif not 1 <= quantity <= 100:
-        draft.errors["add"] = "La quantité doit être comprise entre 1 et 100."
     else:
-        draft.lines.append(LineRequest(product.id, 1 if product.is_tracked else quantity,
+        draft.lines.append(LineRequest(product.id, 1 if product.is_tracked else new.quantity,
                                        serial if product.is_tracked else ""))
