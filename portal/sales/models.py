@@ -45,6 +45,8 @@ class Sale(db.Model):
     voids_sale_id: Mapped[int | None] = mapped_column(ForeignKey("sale.id"), unique=True)
     void_reason: Mapped[str] = mapped_column(String(300), default="")
     print_count: Mapped[int] = mapped_column(default=0)
+    # The till session it was recorded in (a void: the session open when it was recorded).
+    cash_session_id: Mapped[int | None] = mapped_column(ForeignKey("cash_session.id"), index=True)
 
     relay = relationship("Relay")
     user = relationship("User")

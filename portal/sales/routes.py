@@ -16,7 +16,7 @@ from ..stock.models import StockLevel
 from ..stock.operations import serial_in_stock
 from .forms import MAX_LINES, SaleDraft, new_draft, parse_draft
 from .models import PAYMENT_METHODS, Sale
-from .operations import LineRequest, SaleRefused, record_sale, void_sale
+from .operations import LineRequest, SaleRefused, record_sale, refund_choice, void_sale
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
 
@@ -115,14 +115,14 @@ def void(sale_id: int):
         error = HIDDEN_CHARACTERS
     elif request.method == "POST":
         try:
-            voided = void_sale(current_user, sale, reason, token[:64])
+            voided = void_sale(current_user, sale, reason, token[:64], request.form.get("refund_method") or None)
         except SaleRefused as refusal:
             error = refusal.message
         else:
             flash(f"Vente {sale.number} annulée par {voided.number}. Le stock a été rétabli.", "success")
             return htmx.redirect_to(url_for("sales.show", sale_id=sale.id))
     return htmx.render("sales/void.html", "form", sale=sale, error=error, reason=reason, token=token,
-                       status=422 if error else 200)
+                       refund=refund_choice(sale), status=422 if error else 200)
 
 
 def _offered(relay_id: int) -> list[tuple[Product, int]]:
