@@ -95,9 +95,9 @@ TABLE = [
     row("POST", "/cash/close", mgr=422),
     row("POST", "/cash/open", mgr=303),  # a session is open already: back to the till page
     row("POST", "/cash/deposit", mgr=422),
-    row("GET", "/cash/<int:session_id>", mgr=200, other={MGR: 404}),
-    row("GET", "/cash/<int:session_id>/report.pdf", mgr=200, other={MGR: 404}),
-    row("GET", "/cash/<int:session_id>/report", mgr=200, other={MGR: 404}),
+    row("GET", "/cash/<int:closing_id>", mgr=200, other={MGR: 404}),
+    row("GET", "/cash/<int:closing_id>/report.pdf", mgr=200, other={MGR: 404}),
+    row("GET", "/cash/<int:closing_id>/report", mgr=200, other={MGR: 404}),
     row("GET", "/workshops/", vol=200, mgr=200, coord=200, admin=200),
     row("GET", "/workshops/parcours/new", vol=200, mgr=200),
     row("POST", "/workshops/parcours/new", vol=422, mgr=422),
@@ -198,7 +198,7 @@ def world(make_territory, make_relay, make_user, make_beneficiary, make_product,
     for where in targets:
         targets[where]["product_id"] = accessory.id  # one catalogue for every territory
     for where, manager in (("own", users[MGR]), ("other", make_user(MGR, relay=theirs))):
-        targets[where]["session_id"] = close_till(manager, reopen=False).id
+        targets[where]["closing_id"] = close_till(manager, reopen=False).id
         open_session(manager, 2000)  # cash in the till, for a deposit
     for where, relay in (("own", ours), ("other", theirs)):
         parcours = make_parcours(relay)

@@ -98,11 +98,16 @@ def upgrade():
     )
     with op.batch_alter_table('bank_deposit', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_bank_deposit_session_id'), ['session_id'], unique=False)
-    with op.batch_alter_table('sale', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('cash_session_id', sa.Integer(), nullable=True))
-        batch_op.create_index(batch_op.f('ix_sale_cash_session_id'), ['cash_session_id'], unique=False)
-        batch_op.create_foreign_key(batch_op.f('fk_sale_cash_session_id_cash_session'), 'cash_session',
-                                    ['cash_session_id'], ['id'])
+    # Not a batch: on SQLite it would copy the sale table and drop it, which the rows of
+    # sale_line and payment forbid (foreign keys on); ADD COLUMN … REFERENCES needs no copy.
+    if op.get_bind().dialect.name == 'sqlite':
+        op.execute('ALTER TABLE sale ADD COLUMN cash_session_id INTEGER '
+                   'CONSTRAINT fk_sale_cash_session_id_cash_session REFERENCES cash_session (id)')
+    else:
+        op.add_column('sale', sa.Column('cash_session_id', sa.Integer(), nullable=True))
+        op.create_foreign_key(op.f('fk_sale_cash_session_id_cash_session'), 'sale', 'cash_session',
+                              ['cash_session_id'], ['id'])
+    op.create_index(op.f('ix_sale_cash_session_id'), 'sale', ['cash_session_id'], unique=False)
     _copy_closings()
     _open_sessions_for_recent_receipts()
     op.drop_table('cash_closing')
@@ -186,9 +191,12 @@ def downgrade():
             grand_total_cents=row['grand_total_cents'], closed_by_id=row['closed_by_id'], closed_at=row['closed_at'],
             **{f'expected_{m}_cents': counts.get(m, (0, 0))[0] for m in FORMAT_1_METHODS},
             **{f'counted_{m}_cents': counts.get(m, (0, 0))[1] for m in FORMAT_1_METHODS}))
+    op.drop_index(op.f('ix_sale_cash_session_id'), table_name='sale')
+    if bind.dialect.name == 'sqlite':
+        op.execute('PRAGMA foreign_keys = OFF')  # recreating sale must not trip over its lines' keys
     with op.batch_alter_table('sale', schema=None) as batch_op:
-        batch_op.drop_constraint(batch_op.f('fk_sale_cash_session_id_cash_session'), type_='foreignkey')
-        batch_op.drop_index(batch_op.f('ix_sale_cash_session_id'))
+        if bind.dialect.name != 'sqlite':
+            batch_op.drop_constraint(batch_op.f('fk_sale_cash_session_id_cash_session'), type_='foreignkey')
         batch_op.drop_column('cash_session_id')
     with op.batch_alter_table('bank_deposit', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_bank_deposit_session_id'))

@@ -113,7 +113,7 @@ def close():
                 _show_refusal(form, refusal)
             else:
                 flash("Session de caisse clôturée.", "success")
-                return htmx.redirect_to(url_for("cash.show", session_id=closed.id))
+                return htmx.redirect_to(url_for("cash.show", closing_id=closed.id))
         status = 422
     elif request.method == "POST":
         form.validate()  # "Calculer": totals and differences, nothing recorded
@@ -122,37 +122,37 @@ def close():
                        count_fields=COUNT_FIELDS, methods=payments.counted(), status=status)
 
 
-def _closed_or_404(session_id: int) -> CashSession:
-    session = get_scoped_or_404(CashSession, session_id)
+def _closed_or_404(closing_id: int) -> CashSession:
+    session = get_scoped_or_404(CashSession, closing_id)
     if session.is_open:
         abort(404)  # an open session is the till's page; it has no report yet
     return session
 
 
-@bp.get("/<int:session_id>")
+@bp.get("/<int:closing_id>")
 @roles_required(Role.MANAGER)
-def show(session_id: int):
-    session = _closed_or_404(session_id)
+def show(closing_id: int):
+    session = _closed_or_404(closing_id)
     return htmx.render("cash/show.html", session=session, report=documents.closing_context(session))
 
 
-@bp.get("/<int:session_id>/report.pdf")
+@bp.get("/<int:closing_id>/report.pdf")
 @roles_required(Role.MANAGER)
-def report_pdf(session_id: int):
+def report_pdf(closing_id: int):
     from ..pdf import pdf_response
 
-    session = _closed_or_404(session_id)
+    session = _closed_or_404(closing_id)
     filename = f"cloture-{session.relay.code}-{session.day.isoformat()}-{session.id}.pdf"
     context = documents.closing_context(session)
     return pdf_response("pdf/closing.html", filename, report=context, **context)
 
 
-@bp.get("/<int:session_id>/report")
+@bp.get("/<int:closing_id>/report")
 @roles_required(Role.MANAGER)
-def report(session_id: int):
+def report(closing_id: int):
     from ..pdf import html_twin
 
-    context = documents.closing_context(_closed_or_404(session_id))
+    context = documents.closing_context(_closed_or_404(closing_id))
     return html_twin("pdf/closing.html", report=context, **context)
 
 
