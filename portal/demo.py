@@ -34,6 +34,8 @@ DEMO_USERS = [
     ("referent.spf-gap@relais05.example", "Référente SPF Gap", Role.MANAGER, "SPFGAP"),
     ("benevole.spf-gap@relais05.example", "Bénévole SPF Gap", Role.VOLUNTEER, "SPFGAP"),
     ("benevole.cada-briancon@relais05.example", "Bénévole CADA Briançon", Role.VOLUNTEER, "CADABRI"),
+    # Every relay that sells has a manager: only a manager opens and closes its till.
+    ("referent.cada-briancon@relais05.example", "Référent CADA Briançon", Role.MANAGER, "CADABRI"),
 ]
 
 
@@ -171,63 +173,81 @@ def seed_demo_shop(relays: dict, rng) -> None:
 
 
 def _seed_demo_sales(relay, products: dict, rng) -> None:
-    """Three weeks of weekday sales through record_sale; at SPF Gap a void and closed days."""
-    from .beneficiaries.models import Beneficiary
-    from .cash.operations import close_day, day_summary
-    from .errors import Refused
-    from .sales.operations import LineRequest, PaymentRequest, record_sale, void_sale
-    from .stock.models import SerialItem
+    """Three weeks of weekday sales through record_sale, each day in a cash session opened in the
+    morning and closed in the evening (a difference, a bank deposit); a void; today's session is
+    left open, so that the demo can sell at once."""
+    from .cash.operations import close_session, open_session, record_deposit, session_summary
+    from .sales.operations import void_sale
 
-    volunteer = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.VOLUNTEER))
     manager = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.MANAGER))
-    people = db.session.scalars(select(Beneficiary).where(
-        Beneficiary.relay_id == relay.id, Beneficiary.eligibility_until >= clock.today())).all()
     paris, today = clock.zone(), clock.today()
+
+    def at(day, hour, minute=0):
+        return datetime.combine(day, time(hour, minute), paris).astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
+
     days = [today - timedelta(days=n) for n in range(21, 0, -1) if (today - timedelta(days=n)).weekday() < 5]
     first_sale = None
-    for day in days:
-        for n in range(rng.randint(2, 5)):
-            person = rng.choice(people)
-            basket = rng.choice([["SIM-PREP", "RECH-10"], ["RECH-10"], ["FORF-1M"], ["SIM-URG"], ["CHARG"],
-                                 ["TEL-A"], ["RECH-10", "CHARG"]])
-            lines = []
-            for code in basket:
-                product = products[code]
-                if relay.code not in OFFERED_BY[code]:
-                    continue
-                serial = ""
-                if product.tracking != "none":
-                    item = db.session.scalar(select(SerialItem).where(
-                        SerialItem.relay_id == relay.id, SerialItem.product_id == product.id,
-                        SerialItem.status == "in_stock").limit(1))
-                    serial = item.serial if item else ""
-                lines.append(LineRequest(product.id, 1, serial))
-            prices = {product.id: product.price_cents for product in products.values()}
-            total = sum(prices[line.product_id] for line in lines)
-            method = rng.choice(["cash", "cash", "card", "cheque"])
-            payments = [PaymentRequest(method, total, total + rng.choice([0, 0, 500, 1000]) if method == "cash" else None,
-                                       f"{rng.randint(1000000, 9999999)}" if method == "cheque" else "")]
-            at = datetime.combine(day, time(9 + 2 * n, rng.randint(0, 59)), paris).astimezone(ZoneInfo("UTC"))
-            try:
-                sale = record_sale(volunteer, f"demo-{relay.code}-{day}-{n}", lines, payments, person.id,
-                                   at=at.replace(tzinfo=None))
-            except Refused:
-                continue  # a limit reached (one free SIM, the monthly recharge cap…): as at the counter
-            first_sale = first_sale or sale
-    if manager is None:
-        return  # no manager account at this relay in the demo: its days stay open
-    void_sale(manager, first_sale, "Erreur de produit : la personne voulait une recharge", f"demo-void-{relay.code}")
-    for i, day in enumerate(days[:-1]):  # the last day is left open, to be closed in the demo
-        expected = day_summary(relay.id, day)["expected"]
-        counted = dict(expected)
-        reason = ""
+    for i, day in enumerate(days):
+        session = open_session(manager, 5000 if i == 0 else None, carry_over=i > 0, at=at(day, 8, 45))
+        first_of_day = _demo_day_of_sales(relay, products, rng, day, at)
+        first_sale = first_sale or first_of_day
+        expected = session_summary(session)["expected"]
+        if i in (4, 11) and expected["cash"] > 2000:
+            record_deposit(manager, expected["cash"] - 2000, f"BD-{relay.code}-{i:03d}", at=at(day, 17, 30))
+            expected = session_summary(session)["expected"]
+        counted, reason = dict(expected), ""
         if i == 3 and counted.get("cash"):
             counted["cash"] -= 50
             reason = "Pièce de 50 centimes rendue en trop"
+        close_session(manager, counted, {}, reason, at=at(day, 18, 30))
+    open_session(manager, carry_over=True, at=min(clock.utcnow(), at(today, 8, 45)))
+    if first_sale:  # three weeks later: refunded in cash from today's till
+        void_sale(manager, first_sale, "Erreur de produit : la personne voulait une recharge",
+                  f"demo-void-{relay.code}")
+
+
+def _demo_day_of_sales(relay, products: dict, rng, day, at):
+    """A day's 2 to 5 sales at the relay's counter; the first one recorded, or None."""
+    from .beneficiaries.models import Beneficiary
+    from .errors import Refused
+    from .sales.operations import LineRequest, PaymentRequest, record_sale
+    from .stock.models import SerialItem
+
+    volunteer = db.session.scalar(select(User).where(User.relay_id == relay.id, User.role == Role.VOLUNTEER))
+    people = db.session.scalars(select(Beneficiary).where(
+        Beneficiary.relay_id == relay.id, Beneficiary.eligibility_until >= clock.today())).all()
+    first = None
+    for n in range(rng.randint(2, 5)):
+        person = rng.choice(people)
+        basket = rng.choice([["SIM-PREP", "RECH-10"], ["RECH-10"], ["FORF-1M"], ["SIM-URG"], ["CHARG"],
+                             ["TEL-A"], ["RECH-10", "CHARG"]])
+        lines = []
+        for code in basket:
+            product = products[code]
+            if relay.code not in OFFERED_BY[code]:
+                continue
+            serial = ""
+            if product.tracking != "none":
+                item = db.session.scalar(select(SerialItem).where(
+                    SerialItem.relay_id == relay.id, SerialItem.product_id == product.id,
+                    SerialItem.status == "in_stock").limit(1))
+                serial = item.serial if item else ""
+            lines.append(LineRequest(product.id, 1, serial))
+        total = sum(products_by_id(products)[line.product_id].price_cents for line in lines)
+        method = rng.choice(["cash", "cash", "card", "cheque"])
+        payments = [PaymentRequest(method, total, total + rng.choice([0, 0, 500, 1000]) if method == "cash" else None,
+                                   f"{rng.randint(1000000, 9999999)}" if method == "cheque" else "")]
         try:
-            close_day(manager, day, counted, {}, reason)
+            sale = record_sale(volunteer, f"demo-{relay.code}-{day}-{n}", lines, payments, person.id,
+                               at=at(day, 9 + 2 * n, rng.randint(0, 59)))
         except Refused:
-            continue
+            continue  # a limit reached (one free SIM, the monthly recharge cap…): as at the counter
+        first = first or sale
+    return first
+
+
+def products_by_id(products: dict) -> dict:
+    return {product.id: product for product in products.values()}
 
 
 # (relay code, facilitator's role, title, level, themes, [(days from today, commune, venue)], laptops)

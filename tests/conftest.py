@@ -162,11 +162,18 @@ def make_territory(app):
 
 @pytest.fixture
 def make_relay(app, make_territory):
-    def make(territory=None, name=None, code=None, **fields):
+    def make(territory=None, name=None, code=None, till_open=True, **fields):
+        """A relay; its till is open (a session with no float, as a migration leaves it) so that
+        tests can sell at once, unless `till_open` is False (the cash tests open it themselves)."""
+        from portal.cash.models import CashSession
+
         suffix = uuid.uuid4().hex[:6].upper()
         relay = Relay(territory=territory or make_territory(), name=name or f"Relais {suffix}",
                       code=code or f"R{suffix}", town=fields.pop("town", "Gap"), **fields)
         db.session.add(relay)
+        db.session.flush()
+        if till_open:
+            db.session.add(CashSession(relay_id=relay.id, opening_float_cents=0))
         db.session.commit()
         return relay
     return make

@@ -2,13 +2,10 @@
 
 "own" objects belong to the user's relay (or territory); "other" ones to a relay of another
 territory. Another relay's object answers 404, never 403 with data."""
-from datetime import timedelta
-
 import pytest
 
-from portal import clock
 from portal.beneficiaries.models import Beneficiary
-from portal.cash.operations import close_day
+from portal.cash.operations import open_session
 from portal.certificates.operations import issue_certificate
 from portal.extensions import db
 from portal.laptops.models import Laptop
@@ -17,6 +14,7 @@ from portal.sales.operations import LineRequest, PaymentRequest, record_sale
 from portal.sales.prints import print_original
 from portal.security import Role
 from portal.workshops.operations import enrol, record_attendance
+from tests.test_cash import close_till
 
 ANON, VOL, MGR, COORD, ADMIN = "anonymous", Role.VOLUNTEER, Role.MANAGER, Role.COORDINATOR, Role.ADMIN
 ROLES = [ANON, VOL, MGR, COORD, ADMIN]
@@ -104,6 +102,8 @@ TABLE = [
     row("GET", "/cash/", mgr=200),
     row("GET", "/cash/close", mgr=200),
     row("POST", "/cash/close", mgr=422),
+    row("POST", "/cash/open", mgr=303),  # a session is open already: back to the till page
+    row("POST", "/cash/deposit", mgr=422),
     row("GET", "/cash/<int:closing_id>", mgr=200, other={MGR: 404}),
     row("GET", "/cash/<int:closing_id>/report.pdf", mgr=200, other={MGR: 404}),
     row("GET", "/cash/<int:closing_id>/report", mgr=200, other={MGR: 404}),
@@ -206,9 +206,9 @@ def world(make_territory, make_relay, make_user, make_beneficiary, make_product,
         targets[where] |= {"sale_id": sale.id, "number": print_original(seller, sale).number}
     for where in targets:
         targets[where]["product_id"] = accessory.id  # one catalogue for every territory
-    yesterday, nothing = clock.today() - timedelta(days=1), {"cash": 0, "card": 0, "cheque": 0}
     for where, manager in (("own", users[MGR]), ("other", make_user(MGR, relay=theirs))):
-        targets[where]["closing_id"] = close_day(manager, yesterday, nothing, {}, "").id
+        targets[where]["closing_id"] = close_till(manager, reopen=False).id
+        open_session(manager, 2000)  # cash in the till, for a deposit
     for where, relay in (("own", ours), ("other", theirs)):
         parcours = make_parcours(relay)
         targets[where]["parcours_id"] = parcours.id

@@ -1,23 +1,30 @@
-"""The daily cash closing: what the till should hold per payment method, differences and their
-reason, one closing per day (also under concurrent submissions), a running grand total, the
-ledger seal, the report, the form and who may use it — on SQLite and PostgreSQL."""
+"""The till's sessions: opened with a counted float (or the last closing's cash carried over),
+closed with what it should hold per payment method, differences and their reason, bank deposits,
+refunds in the session they are made in, one open session per relay (also under concurrent
+requests), a running grand total, the ledger seal in named formats, the report, the forms and
+who may use them — on SQLite and PostgreSQL."""
 import io
+import json
 import uuid
-from datetime import date, datetime, time, timedelta
+from dataclasses import replace
+from datetime import date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from pypdf import PdfReader
 from sqlalchemy import func, select, update
 
-from portal import clock
+from portal import clock, payments
 from portal.cash.documents import closing_context
-from portal.cash.models import CashClosing
-from portal.cash.operations import close_day, closing_problem, day_summary, unclosed_days
-from portal.errors import Refused
+from portal.cash.models import BankDeposit, CashCount, CashSession
+from portal.cash.operations import (close_session, open_session, open_session_of, record_deposit,
+                                    session_summary)
 from portal.extensions import db
 from portal.ledger.models import LedgerEntry
 from portal.ledger.operations import short_fingerprint, verify_relay
+from portal.sales.models import Sale
+from portal.errors import Refused
 from portal.sales.operations import LineRequest, PaymentRequest, record_sale, void_sale
 from portal.security import Role
 from portal.users.models import User
@@ -36,12 +43,31 @@ def utc(day: date, hour: int, minute: int = 0) -> datetime:
     return local.astimezone(ZoneInfo("UTC")).replace(tzinfo=None)
 
 
+def paris(day: date, hour: int, minute: int = 0) -> datetime:
+    return datetime.combine(day, time(hour, minute), tzinfo=PARIS)
+
+
+def counted(**amounts) -> dict:
+    """Cents counted per method: 0 for those not named."""
+    return dict.fromkeys((m.code for m in payments.counted()), 0) | amounts
+
+
+def close_till(manager, amounts: dict | None = None, reason: str = "", at=None, reopen: bool = True) -> CashSession:
+    """Close the manager's relay's open session (counted as expected unless `amounts` says) and,
+    unless `reopen` is False, open the next one with no float — as a test needs it."""
+    expected = session_summary(open_session_of(manager.relay_id))["expected"]
+    closed = close_session(manager, counted(**amounts) if amounts is not None else expected, {}, reason, at=at)
+    if reopen:
+        open_session(manager, 0, at=at)
+    return closed
+
+
 @pytest.fixture
-def shop(make_user, make_product, make_beneficiary):
-    """A relay's manager and volunteer, an eligible person, a SIM (5 €), a recharge (10 €) and a
-    free emergency SIM."""
-    manager = make_user(Role.MANAGER, display_name="Karim Benali")
-    relay = manager.relay
+def shop(make_relay, make_user, make_product, make_beneficiary):
+    """A relay whose till is not open yet, its manager and volunteer, an eligible person, a SIM
+    (5 €), a recharge (10 €) and a free emergency SIM."""
+    relay = make_relay(till_open=False)
+    manager = make_user(Role.MANAGER, relay=relay, display_name="Karim Benali")
     volunteer = make_user(Role.VOLUNTEER, relay=relay)
     person = make_beneficiary(relay, "Олена", "Шевченко", eligible_on=clock.today())
     sim = make_product([relay], stock=100, name="Carte SIM", price=500, reference=1500)
@@ -55,168 +81,233 @@ def sell(user, person, product, pay, quantity=1, at=None):
     return record_sale(user, uuid.uuid4().hex, [LineRequest(product.id, quantity)], pay, person.id, at=at)
 
 
-def nothing_counted(**amounts):
-    return {"cash": 0, "card": 0, "cheque": 0} | amounts
-
-
 @pytest.fixture
-def busy_day(shop):
-    """Today (a void is recorded now): cash with change, card, cheque, a free SIM, a cash sale
-    voided the same day, and a sale just before the local day began."""
+def busy_session(shop):
+    """A session opened with a 20 € float: cash with change, card, cheque, a free SIM, and a cash
+    sale voided in the same session."""
     relay, manager, volunteer, person, p = shop
-    day = clock.today()
-    sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)], at=utc(day - timedelta(days=1), 23, 59))
-    first = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 1500, 2000)], 3,  # 20 € given, 5 € back
-                 at=utc(day, 0, 5))
-    sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)], at=utc(day, 0, 6))
-    sell(volunteer, person, p["recharge"], [PaymentRequest("cheque", 1000, reference="0000123")],
-         at=utc(day, 0, 7))
-    sell(volunteer, person, p["free"], [], at=utc(day, 0, 8))
-    mistake = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)], at=utc(day, 0, 15))
+    open_session(manager, 2000)
+    first = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 1500, 2000)], 3)  # 20 € given, 5 € back
+    sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)])
+    sell(volunteer, person, p["recharge"], [PaymentRequest("cheque", 1000, reference="0000123")])
+    sell(volunteer, person, p["free"], [])
+    mistake = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)])
     last = void_sale(manager, mistake, "mauvais produit", uuid.uuid4().hex)
-    return day, first, last
+    return first, last
 
 
-def test_the_day_expects_what_the_sales_brought_per_method(shop, busy_day):
-    relay, *_ = shop
-    day, first, last = busy_day
-    summary = day_summary(relay.id, day)
-    assert summary["expected"] == {"cash": 1500, "card": 500, "cheque": 1000}  # the change went back; the void too
-    assert summary["sales_count"] == 6 and summary["voids_count"] == 1  # every receipt of the day
-    assert (summary["first_number"], summary["last_number"]) == (first.number, last.number)
-    assert summary["day_total_cents"] == 1500 + 500 + 1000 + 0 + 500 - 500
-    before = day_summary(relay.id, day - timedelta(days=1))
-    assert before["sales_count"] == 1 and before["expected"]["cash"] == 500
+# --- the story of a day -------------------------------------------------------------------
 
-
-def test_local_days_follow_paris_time_in_summer_and_winter(shop):
-    relay, _, volunteer, person, p = shop
-    for day in (date(2025, 7, 14), date(2025, 1, 15)):
-        # 22:30 or 23:30 UTC the day before, and 21:30 or 22:30 UTC the same day
-        sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)], at=utc(day, 0, 30))
-        sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)], at=utc(day, 23, 30))
-        assert day_summary(relay.id, day)["expected"]["card"] == 1000
-        assert day_summary(relay.id, day - timedelta(days=1))["sales_count"] == 0
-        assert day_summary(relay.id, day + timedelta(days=1))["sales_count"] == 0
-
-
-def test_closing_a_day_records_and_seals_every_figure(shop, busy_day):
-    relay, manager, *_ = shop
-    day, first, last = busy_day
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
-    closing = close_day(manager, day, nothing_counted(cash=1500, card=500, cheque=1000),
-                        {2000: 0, 1000: 1, 500: 1}, "")
-    assert (closing.expected_cash_cents, closing.counted_cash_cents) == (1500, 1500)
-    assert closing.cash_detail == '{"1000": 1, "500": 1}'
-    assert (closing.sales_count, closing.first_number, closing.last_number) == (6, first.number, last.number)
-    assert (closing.day_total_cents, closing.grand_total_cents) == (3000, 3500)
-    assert closing.difference_reason == "" and closing.closed_by_id == manager.id
-    entry = db.session.scalar(select(LedgerEntry).where(LedgerEntry.kind == "closing",
-                                                        LedgerEntry.ref_id == closing.id))
-    assert entry is not None and f'"day":"{day.isoformat()}"' in entry.payload
+def test_a_manager_closes_at_ten_and_a_volunteer_sells_at_five_past_after_one_click(shop):
+    relay, manager, volunteer, person, p = shop
+    today = clock.today()
+    with time_machine.travel(paris(today, 8, 30), tick=False):
+        open_session(manager, 5000)
+        morning = sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)])
+    with time_machine.travel(paris(today, 10, 0), tick=False):
+        first = close_session(manager, counted(cash=5500), {}, "")
+        with pytest.raises(Refused, match="La caisse n'est pas ouverte"):
+            sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)])
+        with pytest.raises(Refused, match="référent"):
+            open_session(volunteer, carry_over=True)
+        second = open_session(manager, carry_over=True)  # the one click
+    with time_machine.travel(paris(today, 10, 5), tick=False):
+        later = sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)])
+    with time_machine.travel(paris(today, 18, 0), tick=False):
+        evening = close_session(manager, counted(cash=5500, card=500), {}, "")
+    assert (first.day, first.sales_count, first.first_number, first.last_number) == (today, 1, morning.number,
+                                                                                      morning.number)
+    assert [(c.method, c.expected_cents, c.counted_cents) for c in first.counts][:2] == [("cash", 5500, 5500),
+                                                                                         ("card", 0, 0)]
+    assert second.opening_float_cents == 5500 and second.carried_from_id == first.id
+    assert (morning.cash_session_id, later.cash_session_id) == (first.id, second.id)
+    assert (evening.day, evening.sales_count, evening.first_number) == (today, 1, later.number)
+    assert session_summary(evening)["expected"]["cash"] == 5500  # the float carried over, nothing sold in cash
+    assert (first.grand_total_cents, evening.grand_total_cents) == (500, 1000)
     assert verify_relay(relay.id) is None
 
 
-def test_a_difference_needs_a_reason(shop, busy_day):
+def test_the_session_expects_the_float_and_what_its_receipts_brought(shop, busy_session):
+    relay, *_ = shop
+    first, last = busy_session
+    summary = session_summary(open_session_of(relay.id))
+    assert summary["expected"] == counted(cash=2000 + 1500, card=500, cheque=1000)  # the void gave its 5 € back
+    assert summary["sales_count"] == 6 and summary["voids_count"] == 1
+    assert (summary["first_number"], summary["last_number"]) == (first.number, last.number)
+    assert summary["total_cents"] == 3000
+    assert summary["refunds"] == [{"number": last.number, "original": last.voids.number, "method": "cash",
+                                   "amount_cents": -500}]
+
+
+def test_a_bank_deposit_lowers_the_expected_cash(shop, busy_session):
+    relay, manager, volunteer, *_ = shop
+    with pytest.raises(Refused, match="bordereau"):
+        record_deposit(manager, 1000, "  ")
+    with pytest.raises(Refused, match="supérieur à 0"):
+        record_deposit(manager, 0, "B-1")
+    with pytest.raises(Refused, match="ne devrait contenir que 35,00 €"):
+        record_deposit(manager, 4000, "B-1")
+    with pytest.raises(Refused, match="référent"):
+        record_deposit(volunteer, 1000, "B-1")
+    record_deposit(manager, 3000, "BD-0042")
+    assert session_summary(open_session_of(relay.id))["expected"]["cash"] == 500
+    closed = close_session(manager, counted(cash=500, card=500, cheque=1000), {}, "")
+    payload = json.loads(db.session.scalar(select(LedgerEntry.payload).where(LedgerEntry.kind == "closing")))
+    assert payload["deposits"][0][:2] == [3000, "BD-0042"] and payload["float"] == 2000
+    db.session.execute(update(BankDeposit).values(amount_cents=2000))
+    db.session.commit()
+    assert f"(closing #{closed.id})" in verify_relay(relay.id)
+
+
+def test_one_session_at_a_time_and_the_float_carried_over(shop):
+    relay, manager, volunteer, person, p = shop
+    with pytest.raises(Refused, match="fond de caisse"):
+        open_session(manager, -100)
+    open_session(manager, 1000)
+    with pytest.raises(Refused, match="déjà ouverte"):
+        open_session(manager, 0)
+    sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)])
+    closed = close_session(manager, counted(cash=1400), {}, "pièce de 1 € rendue en trop")
+    with pytest.raises(Refused, match="Aucune session"):
+        close_session(manager, counted(), {}, "")
+    carried = open_session(manager, carry_over=True)
+    assert (carried.opening_float_cents, carried.carried_from_id) == (1400, closed.id)
+    typed = close_session(manager, counted(cash=1400), {}, "")
+    assert open_session(manager, 2000).opening_float_cents == 2000 and typed.grand_total_cents == 500
+
+
+def test_a_difference_needs_a_reason(shop, busy_session):
     relay, manager, *_ = shop
-    day, *_ = busy_day
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
     with pytest.raises(Refused, match="raison de l'écart") as refused:
-        close_day(manager, day, nothing_counted(cash=1400, card=500, cheque=1000), {}, "  ")
+        close_session(manager, counted(cash=3400, card=500, cheque=1000), {}, "  ")
     assert refused.value.field == "reason"
     with pytest.raises(Refused, match="raison"):
-        close_day(manager, day, nothing_counted(cash=1500, card=500), {}, "")  # the cheque was not counted
-    assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 1
-    closing = close_day(manager, day, nothing_counted(cash=1400, card=500, cheque=1000), {},
-                        "pièce de 1 € rendue en trop")
-    assert closing.counted_cash_cents - closing.expected_cash_cents == -100
-    assert closing.difference_reason == "pièce de 1 € rendue en trop"
+        close_session(manager, counted(cash=3500, card=500), {}, "")  # the cheque was not counted
+    assert open_session_of(relay.id) is not None
+    closed = close_session(manager, counted(cash=3400, card=500, cheque=1000), {}, "pièce de 1 € rendue en trop")
+    assert closed.differences() == {"cash": -100} and closed.difference_reason == "pièce de 1 € rendue en trop"
 
 
 def test_the_notes_and_coins_must_add_up_to_the_cash_counted(shop):
     _, manager, *_ = shop
+    open_session(manager, 0)
     with pytest.raises(Refused, match="billets et pièces"):
-        close_day(manager, clock.today(), nothing_counted(cash=1000), {500: 1}, "")
+        close_session(manager, counted(cash=1000), {500: 1}, "")
 
 
-def test_a_day_is_closed_once(shop, busy_day):
-    _, manager, *_ = shop
-    day, *_ = busy_day
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
-    close_day(manager, day, nothing_counted(cash=1500, card=500, cheque=1000), {}, "")
-    with pytest.raises(Refused, match="Cette journée est déjà clôturée."):
-        close_day(manager, day, nothing_counted(cash=1500, card=500, cheque=1000), {}, "")
-    assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 2
+def test_only_a_manager_opens_closes_and_deposits(shop):
+    _, manager, volunteer, *_ = shop
+    with pytest.raises(Refused, match="référent"):
+        open_session(volunteer, 0)
+    open_session(manager, 0)
+    with pytest.raises(Refused, match="référent"):
+        close_session(volunteer, counted(), {}, "")
 
 
-def test_two_closings_of_the_same_day_at_once_make_one(app, shop, busy_day):
+# --- refunds ------------------------------------------------------------------------------
+
+def test_a_cheque_sale_of_a_closed_session_is_refunded_in_cash(shop):
+    """The cheque went to the bank with its session: this session must not expect -5 € of cheques."""
+    relay, manager, volunteer, person, p = shop
+    open_session(manager, 1000)
+    sale = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, reference="1234567")])
+    close_till(manager)
+    with pytest.raises(Refused, match="remboursement"):
+        void_sale(manager, sale, "erreur", uuid.uuid4().hex, refund_method="cheque")
+    void = void_sale(manager, sale, "erreur", uuid.uuid4().hex)
+    summary = session_summary(open_session_of(relay.id))
+    assert summary["expected"]["cheque"] == 0 and summary["expected"]["cash"] == -500
+    assert summary["refunds"] == [{"number": void.number, "original": sale.number, "method": "cash",
+                                   "amount_cents": -500}]
+    closed = close_session(manager, counted(cash=-500), {}, "")
+    report = closing_context(closed)
+    assert report["refunds"] == [{"number": void.number, "original": sale.number, "method": "Espèces",
+                                  "amount": "-5,00\xa0€"}]
+    assert verify_relay(relay.id) is None
+
+
+def test_a_refund_in_the_same_session_mirrors_the_payment_unless_told(shop):
+    relay, manager, volunteer, person, p = shop
+    open_session(manager, 0)
+    by_cheque = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, reference="7654321")])
+    by_card = sell(volunteer, person, p["sim"], [PaymentRequest("card", 500)])
+    void_sale(manager, by_cheque, "erreur", uuid.uuid4().hex)
+    void_sale(manager, by_card, "erreur", uuid.uuid4().hex, refund_method="cash")
+    assert session_summary(open_session_of(relay.id))["expected"] == counted(cash=-500, card=500)
+
+
+# --- concurrency ----------------------------------------------------------------------------
+
+def test_a_closing_and_a_sale_at_once_take_turns(app, shop):
+    """Either the sale comes first and the closing counts it, or the closing comes first and the
+    sale is refused: never a sale in a closed session."""
+    relay, manager, volunteer, person, p = shop
+    open_session(manager, 0)
+    ids = {"manager": manager.id, "volunteer": volunteer.id, "person": person.id, "sim": p["sim"].id}
+
+    def work(i):
+        if i == 0:
+            user = db.session.get(User, ids["manager"])
+            expected = session_summary(open_session_of(user.relay_id))["expected"]
+            return close_session(user, expected, {}, "différence possible" if True else "").id
+        user = db.session.get(User, ids["volunteer"])
+        return record_sale(user, uuid.uuid4().hex, [LineRequest(ids["sim"])], [PaymentRequest("cash", 500)],
+                           ids["person"]).id
+
+    results, errors = run_concurrently(app, 2, work)
+    closed = db.session.scalar(select(CashSession).where(CashSession.closed_at.is_not(None)))
+    sales = db.session.scalars(select(Sale)).all()
+    assert closed is not None
+    if errors:  # the closing came first
+        assert len(errors) == 1 and isinstance(errors[0], Refused) and not sales
+        assert closed.sales_count == 0
+    else:  # the sale came first: the closing counted it
+        assert len(sales) == 1 and sales[0].cash_session_id == closed.id and closed.sales_count == 1
+    assert all(sale.cash_session_id == closed.id for sale in sales)
+    assert verify_relay(relay.id) is None
+
+
+def test_concurrent_opens_make_one_session(app, shop):
     relay, manager, *_ = shop
-    day, *_ = busy_day
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
     manager_id = manager.id
 
-    def close(i):
-        user = db.session.get(User, manager_id)
-        return close_day(user, day, nothing_counted(cash=1500, card=500, cheque=1000), {}, "").id
+    def work(i):
+        return open_session(db.session.get(User, manager_id), 100 * i).id
 
-    ids, errors = run_concurrently(app, 4, close)
+    ids, errors = run_concurrently(app, 4, work)
     assert len([i for i in ids if i]) == 1
-    assert len(errors) == 3 and all(isinstance(e, Refused) and "déjà clôturée" in e.message for e in errors)
-    assert db.session.scalar(select(func.count()).select_from(CashClosing).where(CashClosing.day == day)) == 1
-    assert verify_relay(relay.id) is None
+    assert len(errors) == 3 and all(isinstance(e, Refused) and "déjà ouverte" in e.message for e in errors)
+    assert db.session.scalar(select(func.count()).select_from(CashSession)) == 1
 
 
-def test_a_future_day_cannot_be_closed(shop):
-    _, manager, *_ = shop
-    with pytest.raises(Refused, match="à venir"):
-        close_day(manager, clock.today() + timedelta(days=1), nothing_counted(), {}, "")
+# --- the ledger ------------------------------------------------------------------------------
 
-
-def test_only_a_manager_closes(shop):
-    _, _, volunteer, *_ = shop
-    with pytest.raises(Refused, match="référent"):
-        close_day(volunteer, clock.today(), nothing_counted(), {}, "")
-
-
-def test_days_are_closed_in_order_and_the_grand_total_runs(shop):
-    relay, manager, volunteer, person, p = shop
-    today = clock.today()
-    days = [today - timedelta(days=n) for n in (5, 3, 2)]
-    for day, amount in zip(days, (1500, 1000, 500)):
-        sell(volunteer, person, p["sim"], [PaymentRequest("cash", amount)], amount // 500, at=utc(day, 11))
-    assert unclosed_days(relay.id) == days
-    with pytest.raises(Refused, match=f"Clôturez d'abord la journée du {days[0]:%d/%m/%Y}"):
-        close_day(manager, days[1], nothing_counted(cash=1000), {}, "")
-    assert closing_problem(relay.id, days[1]) == f"Clôturez d'abord la journée du {days[0]:%d/%m/%Y}."
-    first = close_day(manager, days[0], nothing_counted(cash=1500), {}, "")
-    quiet = close_day(manager, today - timedelta(days=4), nothing_counted(), {}, "")  # no sale that day
-    second = close_day(manager, days[1], nothing_counted(cash=1000), {}, "")
-    with pytest.raises(Refused, match="plus récente"):
-        close_day(manager, today - timedelta(days=6), nothing_counted(), {}, "")
-    third = close_day(manager, days[2], nothing_counted(cash=500), {}, "")
-    assert [c.grand_total_cents for c in (first, quiet, second, third)] == [1500, 1500, 2500, 3000]
-    assert unclosed_days(relay.id) == []
-    assert verify_relay(relay.id) is None
-
-
-def test_altering_a_closing_is_named_by_the_ledger(shop, busy_day):
+def test_a_closing_is_sealed_with_named_methods_and_survives_a_change_of_the_list(shop, busy_session, monkeypatch):
     relay, manager, *_ = shop
-    day, *_ = busy_day
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
-    closing = close_day(manager, day, nothing_counted(cash=1500, card=500, cheque=1000), {}, "")
+    closed = close_session(manager, counted(cash=3500, card=500, cheque=1000), {}, "")
+    payload = json.loads(db.session.scalar(select(LedgerEntry.payload).where(LedgerEntry.ref_id == closed.id,
+                                                                             LedgerEntry.kind == "closing")))
+    assert payload["format"] == 2 and payload["expected"]["cheque"] == 1000 and payload["counted"]["cash"] == 3500
     assert verify_relay(relay.id) is None
-    db.session.execute(update(CashClosing).where(CashClosing.id == closing.id).values(counted_cash_cents=1000))
+    new_list = tuple(replace(m, retired=True) if m.code == "cheque" else m for m in payments.METHODS) + (
+        payments.PaymentMethod("transfer", "Virement"),)
+    monkeypatch.setattr(payments, "METHODS", new_list)
+    assert "transfer" in [m.code for m in payments.counted()]
+    assert verify_relay(relay.id) is None
+    db.session.execute(update(CashCount).where(CashCount.session_id == closed.id, CashCount.method == "cash")
+                       .values(counted_cents=3000))
     db.session.commit()
     problem = verify_relay(relay.id)
-    assert f"(closing #{closing.id})" in problem and "modifiée après son enregistrement" in problem
+    assert f"(closing #{closed.id})" in problem and "modifiée après son enregistrement" in problem
 
 
 def test_a_deleted_closing_is_named_by_the_ledger(shop):
     relay, manager, *_ = shop
-    closing = close_day(manager, clock.today(), nothing_counted(), {}, "")
-    db.session.delete(closing)
+    open_session(manager, 0)
+    closed = close_session(manager, counted(), {}, "")
+    db.session.execute(update(CashSession).where(CashSession.id == closed.id).values(closed_at=None))
     db.session.commit()
-    assert "(closing #" in verify_relay(relay.id) and "a disparu" in verify_relay(relay.id)
+    assert "(closing #" in verify_relay(relay.id)
 
 
 # --- pages and report ---------------------------------------------------------------------
@@ -227,59 +318,30 @@ def as_manager(client, login, shop):
     return client
 
 
-def test_the_list_offers_the_open_days_and_shows_the_closed_ones(as_manager, shop, busy_day):
-    relay, manager, *_ = shop
-    day, *_ = busy_day
-    page = as_manager.get("/cash/")
-    assert page.status_code == 200
-    assert f'/cash/close?day={day.isoformat()}' in page.text
-    assert f'/cash/close?day={(day - timedelta(days=1)).isoformat()}' in page.text
-    assert "Aucune journée clôturée." in page.text
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=400), {}, "erreur")
-    page = as_manager.get("/cash/")
-    assert f'/cash/close?day={(day - timedelta(days=1)).isoformat()}' not in page.text
-    assert "-1,00\xa0€" in page.text and ">Caisse</a>" in page.text
-
-
-def test_the_form_shows_the_expected_amounts_and_closes_the_day(as_manager, shop, busy_day):
-    relay, manager, *_ = shop
-    day, *_ = busy_day
-    url = f"/cash/close?day={day.isoformat()}"
-    warned = as_manager.get(url)
-    assert warned.status_code == 200
-    assert f"Clôturez d&#39;abord la journée du {day - timedelta(days=1):%d/%m/%Y}." in warned.text
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
-    page = as_manager.get(url)
-    assert "Clôturez" not in page.text
-    assert page.status_code == 200
-    assert "Espèces — attendu : 15,00\xa0€" in page.text and "Chèque — attendu : 10,00\xa0€" in page.text
-    assert "<strong>6</strong> tickets (dont 1 annulation)" in page.text
-
-    typed = {"counted_cash": "15", "counted_card": "5,00", "counted_cheque": "10,00 €"}
-    done = as_manager.post(url, data=typed)
-    closing = db.session.scalar(select(CashClosing).where(CashClosing.day == day))
-    assert done.status_code == 303 and done.headers["Location"].endswith(f"/cash/{closing.id}")
-    assert (closing.counted_cash_cents, closing.counted_card_cents, closing.counted_cheque_cents) == (1500, 500, 1000)
-    shown = as_manager.get(f"/cash/{closing.id}")
-    assert "Journée du" in shown.text and "clôturée" in shown.text
-    assert as_manager.get(url).status_code == 303  # a closed day sends to its closing
-
-
-def test_a_day_of_refunds_closes_with_counted_equal_to_expected(as_manager, shop):
-    """A void today of a cheque sale of an earlier day: today's cheques are expected at -5,00 €,
-    and the manager can type what the form shows (no difference, no reason needed)."""
+def test_the_till_page_opens_shows_and_closes_a_session(as_manager, shop):
     relay, manager, volunteer, person, p = shop
-    yesterday = clock.today() - timedelta(days=1)
-    sale = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, reference="1234567")],
-                at=utc(yesterday, 10))
-    close_day(manager, yesterday, nothing_counted(cheque=500), {}, "")
-    void_sale(manager, sale, "erreur", uuid.uuid4().hex)
-    url = f"/cash/close?day={clock.today().isoformat()}"
-    assert "Chèque — attendu : -5,00\xa0€" in as_manager.get(url).text
-    done = as_manager.post(url, data={"counted_cash": "0", "counted_card": "0", "counted_cheque": "-5,00"})
-    assert done.status_code == 303, done.text
-    closing = db.session.scalar(select(CashClosing).where(CashClosing.day == clock.today()))
-    assert (closing.counted_cheque_cents, closing.expected_cheque_cents, closing.difference_reason) == (-500, -500, "")
+    page = as_manager.get("/cash/")
+    assert page.status_code == 200 and "Ouvrir une nouvelle session" in page.text
+    assert "Aucune session clôturée." in page.text
+    refused = as_manager.post("/cash/open", data={"opening_float": "-5"})
+    assert refused.status_code == 422 and "négatif" in refused.text
+    assert as_manager.post("/cash/open", data={"opening_float": "20"}).status_code == 303
+    sell(volunteer, person, p["sim"], [PaymentRequest("cash", 500)])
+    page = as_manager.get("/cash/")
+    assert "Clôturer la session" in page.text and "25,00\xa0€" in page.text  # 20 € float + 5 € sold
+    bad = as_manager.post("/cash/deposit", data={"amount": "10"})
+    assert bad.status_code == 422 and "bordereau" in bad.text
+    assert as_manager.post("/cash/deposit", data={"amount": "10", "slip_number": "BD-7"}).status_code == 303
+    assert "bordereau n° BD-7" in as_manager.get("/cash/").text
+    form = as_manager.get("/cash/close")
+    assert "Espèces — attendu : 15,00\xa0€" in form.text and "<strong>1</strong> ticket" in form.text
+    done = as_manager.post("/cash/close", data={"counted_cash": "15", "counted_card": "0"})
+    closed = db.session.scalar(select(CashSession).where(CashSession.closed_at.is_not(None)))
+    assert done.status_code == 303 and done.headers["Location"].endswith(f"/cash/{closed.id}")
+    assert "Session clôturée" in as_manager.get(f"/cash/{closed.id}").text
+    assert as_manager.get("/cash/close").status_code == 303  # nothing open: back to the till page
+    again = as_manager.post("/cash/open", data={})  # empty: the counted cash carried over
+    assert again.status_code == 303 and open_session_of(relay.id).opening_float_cents == 1500
 
 
 @pytest.mark.parametrize("typed, message", [
@@ -293,81 +355,119 @@ def test_a_day_of_refunds_closes_with_counted_equal_to_expected(as_manager, shop
     ({"counted_cash": "15", "n1000": "1"}, "Les billets et pièces comptés font 10,00\xa0€"),
     ({"counted_cash": "14"}, "Indiquez la raison de l&#39;écart"),
 ])
-def test_the_form_fails_in_place_in_french(as_manager, typed, message):
+def test_the_closing_form_fails_in_place_in_french(as_manager, shop, typed, message):
+    open_session(shop[1], 1500)
     page = as_manager.post("/cash/close", data=typed)
     assert page.status_code == 422 and message in page.text
-    assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 0
+    assert open_session_of(shop[0].id) is not None
 
 
 def test_counting_notes_and_coins_gives_the_cash(as_manager, shop):
-    relay, _, volunteer, person, p = shop
+    relay, manager, volunteer, person, p = shop
+    open_session(manager, 0)
     sell(volunteer, person, p["sim"], [PaymentRequest("cash", 1500, 2000)], 3)
     counts = {"n1000": "1", "n200": "2", "n50": "2"}  # 10 € + 4 € + 1 € = 15 €
     computed = as_manager.post("/cash/close", data=counts | {"compute": "1"})
     assert computed.status_code == 200 and "Total des billets et pièces : <strong>15,00\xa0€</strong>" in computed.text
-    assert "aucun" in computed.text  # no difference
-    assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 0
-    done = as_manager.post("/cash/close", data=counts)
-    assert done.status_code == 303
-    closing = db.session.scalar(select(CashClosing))
-    assert closing.counted_cash_cents == 1500 and closing.cash_detail == '{"1000": 1, "200": 2, "50": 2}'
-    assert [(d["label"], d["count"]) for d in closing_context(closing)["cash_detail"]] == [
+    assert "aucun" in computed.text and open_session_of(relay.id) is not None
+    assert as_manager.post("/cash/close", data=counts).status_code == 303
+    closed = db.session.scalar(select(CashSession))
+    assert closed.cash_detail == '{"1000": 1, "200": 2, "50": 2}'
+    assert [(d["label"], d["count"]) for d in closing_context(closed)["cash_detail"]] == [
         ("10 €", 1), ("2 €", 2), ("0,50 €", 2)]
 
 
-def test_the_form_as_an_htmx_fragment(as_manager, shop):
+def test_the_forms_as_htmx_fragments(as_manager, shop):
+    invalid = as_manager.post("/cash/open", data={"opening_float": "x"}, headers=PARTIAL)
+    assert invalid.status_code == 422 and invalid.text.lstrip().startswith("<form") and "<html" not in invalid.text
+    assert as_manager.post("/cash/open", data={"opening_float": "0"}, headers=PARTIAL).status_code == 204
     invalid = as_manager.post("/cash/close", data={"counted_cash": "x"}, headers=PARTIAL)
     assert invalid.status_code == 422 and invalid.text.lstrip().startswith("<form")
     assert "<html" not in invalid.text and "Montant non valide" in invalid.text
     done = as_manager.post("/cash/close", data={"counted_cash": "0"}, headers=PARTIAL)
-    closing = db.session.scalar(select(CashClosing))
-    assert done.status_code == 204 and done.headers["HX-Redirect"] == f"/cash/{closing.id}"
+    closed = db.session.scalar(select(CashSession))
+    assert done.status_code == 204 and done.headers["HX-Redirect"] == f"/cash/{closed.id}"
 
 
-def test_the_future_and_malformed_days_are_refused(as_manager):
-    tomorrow = (clock.today() + timedelta(days=1)).isoformat()
-    assert as_manager.get(f"/cash/close?day={tomorrow}").status_code == 303
-    assert as_manager.post(f"/cash/close?day={tomorrow}", data={"counted_cash": "0"}).status_code == 303
-    assert as_manager.get("/cash/close?day=hier").status_code == 404
-    assert db.session.scalar(select(func.count()).select_from(CashClosing)) == 0
-
-
-def test_the_report_pdf_and_its_html_twin(as_manager, shop, busy_day):
+def test_the_report_pdf_and_its_html_twin(as_manager, shop, busy_session):
     relay, manager, *_ = shop
-    day, first, last = busy_day
-    close_day(manager, day - timedelta(days=1), nothing_counted(cash=500), {}, "")
-    closing = close_day(manager, day, nothing_counted(cash=1450, card=500, cheque=1000), {}, "pièce perdue")
-    response = as_manager.get(f"/cash/{closing.id}/report.pdf")
+    first, last = busy_session
+    record_deposit(manager, 1000, "BD-0099")
+    closed = close_session(manager, counted(cash=2450, card=500, cheque=1000), {}, "pièce perdue")
+    response = as_manager.get(f"/cash/{closed.id}/report.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     assert response.headers["Cache-Control"] == "no-store"
-    assert f'filename="cloture-{relay.code}-{day.isoformat()}.pdf"' in response.headers["Content-Disposition"]
+    assert f'filename="cloture-{relay.code}-{closed.day.isoformat()}-{closed.id}.pdf"' in \
+        response.headers["Content-Disposition"]
     reader = PdfReader(io.BytesIO(response.data))
     assert len(reader.pages) == 1
     text = " ".join("\n".join(p.extract_text() for p in reader.pages).replace("\xa0", " ").split())
     mac = db.session.scalar(select(LedgerEntry.mac).where(LedgerEntry.kind == "closing",
-                                                          LedgerEntry.ref_id == closing.id))
+                                                          LedgerEntry.ref_id == closed.id))
     for expected in [
-        relay.name, "Clôture de caisse", f"{day.day}", "Espèces 15,00 € 14,50 € -0,50 €",
-        "Carte bancaire 5,00 € 5,00 €",
-        "Chèque 10,00 € 10,00 €", "Total 30,00 € 29,50 € -0,50 €", "Raison de l’écart : pièce perdue",
+        relay.name, "Clôture de caisse", "Session ouverte", "Fond de caisse 20,00 €",
+        "Espèces 25,00 € 24,50 € -0,50 €", "Carte bancaire 5,00 € 5,00 €", "Chèque 10,00 € 10,00 €",
+        "Prise en charge 0,00 € 0,00 €", "Total 40,00 € 39,50 € -0,50 €", "Raison de l’écart : pièce perdue",
+        "bordereau n° BD-0099 10,00 €", f"{last.number} {last.voids.number} Espèces -5,00 €",
         "Tickets 6", f"Premier ticket {first.number}", f"Dernier ticket {last.number}",
-        "Total de la journée 30,00 €", "Total cumulé depuis la première vente 35,00 €",
+        "Total de la session 30,00 €", "Total cumulé depuis la première vente 30,00 €",
         "par Karim Benali", short_fingerprint(mac),
     ]:
         assert expected in text, expected
-    twin = as_manager.get(f"/cash/{closing.id}/report")
+    twin = as_manager.get(f"/cash/{closed.id}/report")
     assert twin.status_code == 200 and "pièce perdue" in twin.text and last.number in twin.text
-    assert_plain(closing_context(closing))
+    assert_plain(closing_context(closed))
+
+
+def test_the_sale_screen_says_whether_the_till_is_open(client, login, shop):
+    relay, manager, volunteer, person, p = shop
+    login(volunteer)
+    page = client.get(f"/sales/new?beneficiary={person.id}")
+    assert "La caisse n'est pas ouverte : demandez à Karim Benali de l'ouvrir." in page.text
+    cart = {"beneficiary_id": str(person.id), "token": uuid.uuid4().hex, "line-0-product": str(p["sim"].id),
+            "line-0-quantity": "1", "pay_cash": "5", "cash_given": "5"}
+    refused = client.post("/sales/new", data=cart)
+    assert refused.status_code == 422 and "La caisse n&#39;est pas ouverte" in refused.text
+    assert "Carte SIM" in refused.text  # the cart stays on the screen
+    client.post("/logout")
+    login(manager)
+    page = client.get(f"/sales/new?beneficiary={person.id}")
+    assert "Ouvrir la caisse" in page.text and "/cash/open?then=sale" in page.text
+    opened = client.post("/cash/open?then=sale", data=cart | {"opening_float": ""})
+    assert opened.status_code == 307 and opened.headers["Location"].endswith("/sales/new/recalculate")
+    assert open_session_of(relay.id) is not None
+    again = client.post("/sales/new/recalculate", data=cart)
+    assert "Carte SIM" in again.text and "Ouvrir la caisse" not in again.text
+    assert client.post("/sales/new", data=cart).status_code == 303
+
+
+def test_the_void_form_offers_the_refund_methods(client, login, shop):
+    relay, manager, volunteer, person, p = shop
+    open_session(manager, 0)
+    sale = sell(volunteer, person, p["sim"], [PaymentRequest("cheque", 500, reference="1234567")])
+    login(manager)
+    form = client.get(f"/sales/{sale.id}/void")
+    assert "comme la vente a été payée" in form.text and 'value="cheque"' in form.text
+    close_till(manager)
+    form = client.get(f"/sales/{sale.id}/void")
+    assert 'value="cheque"' not in form.text and 'value="cash" checked' in form.text
+    assert client.post(f"/sales/{sale.id}/void", data={"reason": "erreur", "refund_method": "card",
+                                                       "token": uuid.uuid4().hex}).status_code == 303
+    assert session_summary(open_session_of(relay.id))["expected"]["card"] == -500
 
 
 def test_only_the_relays_managers_see_the_till(client, login, shop, make_user):
     relay, manager, volunteer, *_ = shop
-    closing = close_day(manager, clock.today(), nothing_counted(), {}, "")
+    open_session(manager, 0)
+    closed = close_session(manager, counted(), {}, "")
     login(volunteer)
-    for url in ("/cash/", "/cash/close", f"/cash/{closing.id}", f"/cash/{closing.id}/report.pdf"):
+    for url in ("/cash/", "/cash/close", f"/cash/{closed.id}", f"/cash/{closed.id}/report.pdf"):
         assert client.get(url).status_code == 403, url
+    for url in ("/cash/open", "/cash/deposit", "/cash/close"):
+        assert client.post(url, data={"opening_float": "0"}).status_code == 403, url
+    assert open_session_of(relay.id) is None
     client.post("/logout")
     login(make_user(Role.MANAGER))  # another relay's manager
-    for url in (f"/cash/{closing.id}", f"/cash/{closing.id}/report.pdf", f"/cash/{closing.id}/report"):
+    for url in (f"/cash/{closed.id}", f"/cash/{closed.id}/report.pdf", f"/cash/{closed.id}/report"):
         assert client.get(url).status_code == 404, url
-    assert "Aucune journée clôturée." in client.get("/cash/").text
+    assert "Aucune session clôturée." in client.get("/cash/").text

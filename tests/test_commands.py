@@ -11,10 +11,11 @@ EXPECTED_ACCOUNTS = {
     ("referent.spf-gap@relais05.example", Role.MANAGER, "Secours Populaire Gap", None),
     ("benevole.spf-gap@relais05.example", Role.VOLUNTEER, "Secours Populaire Gap", None),
     ("benevole.cada-briancon@relais05.example", Role.VOLUNTEER, "CADA Briançon – Fondation Edith Seltzer", None),
+    ("referent.cada-briancon@relais05.example", Role.MANAGER, "CADA Briançon – Fondation Edith Seltzer", None),
 }
 
 
-def test_seed_demo_creates_the_hautes_alpes_relays_and_exactly_five_accounts(runner):
+def test_seed_demo_creates_the_hautes_alpes_relays_and_exactly_six_accounts(runner):
     result = runner.invoke(args=["seed-demo"])
     assert result.exit_code == 0 and "demo-relais-05" in result.output
     accounts = {(u.email, u.role, u.relay.name if u.relay else None, u.territory.name if u.territory else None)

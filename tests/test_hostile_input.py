@@ -180,6 +180,9 @@ FORMS = [
          lambda ids, n: {"product_id": ids["product_id"], "counted": "3", "reason": "Casse"},
          shows=("/stock/<int:relay_id>/movements",), markup=("reason",)),
     Form("/stock/<int:relay_id>/thresholds", MGR, lambda ids, n: {f"threshold_{ids['product_id']}": "2"}),
+    # Before the closing: a deposit needs the open session.
+    Form("/cash/open", MGR, lambda ids, n: {"opening_float": "20"}),
+    Form("/cash/deposit", MGR, lambda ids, n: {"amount": "0,50", "slip_number": f"BD-{n}"}, markup=("slip_number",)),
     Form("/cash/close", MGR, lambda ids, n: {"counted_cash": "5,00", "counted_card": "0", "counted_cheque": "0",
                                              "reason": "Pièce de 2 € perdue"},
          markup=("reason",)),

@@ -10,7 +10,6 @@ import pytest
 from sqlalchemy import update
 
 from portal import clock
-from portal.cash.operations import close_day
 from portal.extensions import db
 from portal.ledger.operations import verify_relay
 from portal.sales.models import Sale
@@ -18,7 +17,7 @@ from portal.sales.operations import PaymentRequest, void_sale
 from portal.security import Role
 from portal.templating import local_date, money
 from portal.workshops.operations import record_attendance
-from tests.test_cash import nothing_counted, sell, utc
+from tests.test_cash import close_till, sell, utc
 
 pytestmark = pytest.mark.date_sensitive  # CI runs these at the calendar's edges too (.ci/run)
 
@@ -62,15 +61,15 @@ def shop(make_user, make_product, make_beneficiary):
 def month_of_activity(shop, make_parcours, make_workshop_session):
     """Three days ago (the previous period): 3 SIMs, closed exactly. Two days ago: 2 SIMs in cash
     and a free SIM, closed 2 € short with a reason, and a 2-hour workshop with two people present.
-    Yesterday: a SIM by card, not closed. Today: the void of the 2 SIMs."""
+    Yesterday: a SIM by card, not closed (its session was opened two days ago). Today: the void of the 2 SIMs."""
     relay, manager, volunteer, (amina, yonas, olena), sim, free = shop
     today = clock.today()
     d0, d1, d2 = today - timedelta(days=3), today - timedelta(days=2), today - timedelta(days=1)
     sell(volunteer, amina, sim, [PaymentRequest("cash", 1500)], 3, at=utc(d0, 10))
-    close_day(manager, d0, nothing_counted(cash=1500), {}, "")
+    close_till(manager, {"cash": 1500}, at=utc(d0, 19))
     two_sims = sell(volunteer, yonas, sim, [PaymentRequest("cash", 1000)], 2, at=utc(d1, 10))
     sell(volunteer, olena, free, [], at=utc(d1, 11))
-    close_day(manager, d1, nothing_counted(cash=800), {}, "Erreur de rendu de monnaie")
+    close_till(manager, {"cash": 800}, "Erreur de rendu de monnaie", at=utc(d1, 19))
     by_card = sell(volunteer, amina, sim, [PaymentRequest("card", 500)], at=utc(d2, 10))
     void = void_sale(manager, two_sims, "Mauvais produit", uuid.uuid4().hex)
     session = make_workshop_session(make_parcours(relay), day=d1, duration_minutes=120, facilitator=volunteer)
@@ -134,7 +133,8 @@ def row_of_day(page: str, day) -> str:
 def test_states_days_not_closed_low_stock_and_the_ledger(page, month_of_activity):
     d0, d1, d2 = month_of_activity["days"]
     text = page()
-    assert state(text, "Journées passées non clôturées") == f": 1 {d2:%d/%m/%Y}"  # not today: still open
+    # The session opened at the last closing, two days ago, is still open.
+    assert state(text, "Caisse ouverte depuis plus d'un jour") == f": oui depuis le {d1:%d/%m/%Y} à 19:00"
     assert state(text, "Stock bas") == ": 1 SIM d'urgence"
     assert "Silencieuse" not in text
     assert state(text, "Registre des ventes") == ": intact"

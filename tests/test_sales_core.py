@@ -372,16 +372,15 @@ def test_verify_ledger_command(runner, three_sales):
     assert broken.exit_code == 1 and "ROMPU : écriture n° 1" in broken.output
 
 
-def test_no_sale_nor_void_on_a_closed_day(shop):
-    from portal.cash.operations import close_day, day_summary
+def test_no_sale_nor_void_without_an_open_session(shop):
+    from tests.test_cash import close_till
 
     volunteer, manager, person, sim, _ = shop
     sale = sell(volunteer, person, (sim, 1), pay=cash(500))
-    today = clock.today()
-    close_day(manager, today, day_summary(volunteer.relay_id, today)["expected"], {}, "")
-    with pytest.raises(Refused, match="est clôturée"):
+    close_till(manager, reopen=False)
+    with pytest.raises(Refused, match="La caisse n'est pas ouverte"):
         sell(volunteer, person, (sim, 1), pay=cash(500))
-    with pytest.raises(Refused, match="est clôturée"):
+    with pytest.raises(Refused, match="La caisse n'est pas ouverte"):
         void_sale(manager, sale, "erreur", "V-closed")
     assert db.session.scalar(select(func.count()).select_from(Sale)) == 1
 

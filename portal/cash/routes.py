@@ -1,78 +1,140 @@
-"""The daily cash closing of a relay (its managers): the list, the closing form, the closed day
-and its report. A closed day is never changed: there is no route to edit one."""
-from datetime import date
-
-from flask import Blueprint, abort, flash, request, url_for
+"""A relay's till (its managers): the open session or the opening form, bank deposits, the
+closing form, the closed sessions and their reports. A closed session is never changed: there
+is no route to edit one."""
+from flask import Blueprint, abort, flash, redirect, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
-from .. import htmx
+from .. import htmx, payments
 from ..errors import Refused
 from ..extensions import db
 from ..forms import record_id
-from ..sales.models import PAYMENT_METHODS
-from .. import clock
 from ..security import Role, get_scoped_or_404, roles_required, scoped
 from . import documents
-from .forms import COUNT_FIELDS, ClosingForm
-from .models import CashClosing
-from .operations import (COUNTED_METHODS, cash_detail_total, close_day, closing_problem,
-                         day_summary, unclosed_days)
+from .forms import COUNT_FIELDS, ClosingForm, DepositForm, OpenForm
+from .models import CashSession
+from .operations import (carried_cash, cash_detail_total, close_session, open_session, open_session_of,
+                         record_deposit, session_summary, till_status)
 
 bp = Blueprint("cash", __name__, url_prefix="/cash")
 
-CLOSINGS_PER_PAGE = 31
+SESSIONS_PER_PAGE = 31
+
+
+@bp.app_template_global("till_status")
+def _till_status(user):
+    """The sale screen's word on the till (templates/sales/_till.html)."""
+    return till_status(user)
+
+
+@bp.app_template_filter("payment_label")
+def _payment_label(code: str) -> str:
+    return payments.label(code)
 
 
 @bp.get("/")
 @roles_required(Role.MANAGER)
 def index():
+    return _index(OpenForm(formdata=None), DepositForm(formdata=None))
+
+
+def _index(open_form, deposit_form, block=None, status=200):
     page = max(request.args.get("page", 1, type=record_id), 1)
-    closings = db.paginate(scoped(CashClosing).order_by(CashClosing.day.desc()), page=page,
-                           per_page=CLOSINGS_PER_PAGE, error_out=False)
-    return htmx.render("cash/index.html", closings=closings, open_days=unclosed_days(current_user.relay_id))
+    closed = db.paginate(scoped(CashSession).where(CashSession.closed_at.is_not(None))
+                         .order_by(CashSession.closed_at.desc(), CashSession.id.desc()),
+                         page=page, per_page=SESSIONS_PER_PAGE, error_out=False)
+    session = open_session_of(current_user.relay_id)
+    return htmx.render("cash/index.html", block, session=session,
+                       summary=session_summary(session) if session else None, closed=closed,
+                       open_form=open_form, deposit_form=deposit_form, carried=carried_cash(current_user.relay_id),
+                       status=status)
+
+
+@bp.post("/open")
+@roles_required(Role.MANAGER)
+def open_till():
+    """Open a session; from the sale screen (?then=sale), go back to it with the cart (a 307 posts
+    the sale form again) whatever the answer, which flash() says."""
+    form = OpenForm()
+    back_to_sale = request.args.get("then") == "sale"
+    if open_session_of(current_user.relay_id) and not back_to_sale:
+        flash("La caisse est déjà ouverte.", "warning")
+        return htmx.redirect_to(url_for("cash.index"))
+    if form.validate():
+        try:
+            open_session(current_user, form.float_cents(), carry_over=form.float_cents() is None)
+        except Refused as refusal:
+            flash(refusal.message, "warning")
+            if back_to_sale:
+                return redirect(url_for("sales.recalculate"), code=307)
+            return htmx.redirect_to(url_for("cash.index"))  # a twin request opened it first
+        else:
+            flash("Caisse ouverte.", "success")
+            if back_to_sale:
+                return redirect(url_for("sales.recalculate"), code=307)
+            return htmx.redirect_to(url_for("cash.index"))
+    elif back_to_sale:
+        flash(" ".join(form.opening_float.errors), "error")
+        return redirect(url_for("sales.recalculate"), code=307)
+    return _index(form, DepositForm(formdata=None), "open_form", 422)
+
+
+@bp.post("/deposit")
+@roles_required(Role.MANAGER)
+def deposit():
+    form = DepositForm()
+    if open_session_of(current_user.relay_id) is None:
+        flash("La caisse n'est pas ouverte.", "warning")
+        return htmx.redirect_to(url_for("cash.index"))
+    if form.validate():
+        try:
+            record_deposit(current_user, form.amount_cents(), form.slip_number.data)
+        except Refused as refusal:
+            field = getattr(form, refusal.field or "", None)
+            (field.errors if field is not None else form.form_errors).append(refusal.message)
+        else:
+            flash("Dépôt en banque enregistré.", "success")
+            return htmx.redirect_to(url_for("cash.index"))
+    return _index(OpenForm(formdata=None), form, "deposit_form", 422)
 
 
 @bp.route("/close", methods=["GET", "POST"])
 @roles_required(Role.MANAGER)
 def close():
-    day = _day_asked()
-    if day > clock.today():
-        flash("On ne peut pas clôturer une journée à venir.", "error")
+    session = open_session_of(current_user.relay_id)
+    if session is None:
+        flash("Aucune session de caisse n'est ouverte.", "warning")
         return htmx.redirect_to(url_for("cash.index"))
-    closed = db.session.scalar(select(CashClosing).where(CashClosing.relay_id == current_user.relay_id,
-                                                         CashClosing.day == day))
-    if closed:
-        flash("Cette journée est déjà clôturée.", "warning")
-        return htmx.redirect_to(url_for("cash.show", closing_id=closed.id))
     form = ClosingForm()
-    summary = day_summary(current_user.relay_id, day)
-    status, problem = 200, None
+    status = 200
     if request.method == "POST" and "compute" not in request.form:
         if form.validate():
             try:
-                closing = close_day(current_user, day, form.counted(), form.cash_detail(), form.reason.data)
+                closed = close_session(current_user, form.counted(), form.cash_detail(), form.reason.data)
             except Refused as refusal:
                 _show_refusal(form, refusal)
             else:
-                flash(f"Journée du {day:%d/%m/%Y} clôturée.", "success")
-                return htmx.redirect_to(url_for("cash.show", closing_id=closing.id))
+                flash("Session de caisse clôturée.", "success")
+                return htmx.redirect_to(url_for("cash.show", closing_id=closed.id))
         status = 422
-    else:
-        if request.method == "POST":
-            form.validate()  # "Calculer": totals and differences, nothing recorded
-        problem = closing_problem(current_user.relay_id, day)  # said before the user counts
-    return htmx.render("cash/close.html", "form", form=form, day=day, summary=summary, problem=problem,
+    elif request.method == "POST":
+        form.validate()  # "Calculer": totals and differences, nothing recorded
+    return htmx.render("cash/close.html", "form", form=form, session=session, summary=session_summary(session),
                        counted=_counted_so_far(form), detail_total=cash_detail_total(form.cash_detail()),
-                       count_fields=COUNT_FIELDS, labels=PAYMENT_METHODS, methods=COUNTED_METHODS,
-                       status=status)
+                       count_fields=COUNT_FIELDS, methods=payments.counted(), status=status)
+
+
+def _closed_or_404(closing_id: int) -> CashSession:
+    session = get_scoped_or_404(CashSession, closing_id)
+    if session.is_open:
+        abort(404)  # an open session is the till's page; it has no report yet
+    return session
 
 
 @bp.get("/<int:closing_id>")
 @roles_required(Role.MANAGER)
 def show(closing_id: int):
-    closing = get_scoped_or_404(CashClosing, closing_id)
-    return htmx.render("cash/show.html", closing=closing, report=documents.closing_context(closing))
+    session = _closed_or_404(closing_id)
+    return htmx.render("cash/show.html", session=session, report=documents.closing_context(session))
 
 
 @bp.get("/<int:closing_id>/report.pdf")
@@ -80,9 +142,10 @@ def show(closing_id: int):
 def report_pdf(closing_id: int):
     from ..pdf import pdf_response
 
-    closing = get_scoped_or_404(CashClosing, closing_id)
-    filename = f"cloture-{closing.relay.code}-{closing.day.isoformat()}.pdf"
-    return pdf_response("pdf/closing.html", filename, **documents.closing_context(closing))
+    session = _closed_or_404(closing_id)
+    filename = f"cloture-{session.relay.code}-{session.day.isoformat()}-{session.id}.pdf"
+    context = documents.closing_context(session)
+    return pdf_response("pdf/closing.html", filename, report=context, **context)
 
 
 @bp.get("/<int:closing_id>/report")
@@ -90,19 +153,8 @@ def report_pdf(closing_id: int):
 def report(closing_id: int):
     from ..pdf import html_twin
 
-    closing = get_scoped_or_404(CashClosing, closing_id)
-    return html_twin("pdf/closing.html", **documents.closing_context(closing))
-
-
-def _day_asked() -> date:
-    """?day=YYYY-MM-DD (today when absent); 404 for anything else."""
-    text = request.args.get("day", "")
-    if not text:
-        return clock.today()
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        abort(404)
+    context = documents.closing_context(_closed_or_404(closing_id))
+    return html_twin("pdf/closing.html", report=context, **context)
 
 
 def _show_refusal(form: ClosingForm, refusal: Refused) -> None:

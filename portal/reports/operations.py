@@ -62,7 +62,7 @@ def count_session_change(session, old_day: date, old_minutes: int) -> None:
 
 
 def count_closing(closing) -> None:
-    """A cash closing, and its difference if the counted amounts were not the expected ones."""
+    """A closed cash session, counted on its local day, and its difference if the counted amounts were not the expected ones."""
     gap = sum(abs(difference) for difference in closing.differences().values())
     figures = {("closing", ""): (1, 0)}
     if gap:
@@ -74,7 +74,7 @@ def rebuild_activity() -> int:
     """Write the report tables again from the sales, people, attendance marks and closings (for a
     database that held data before they existed, or after a repair); returns the rows read."""
     from ..beneficiaries.models import Beneficiary
-    from ..cash.models import CashClosing
+    from ..cash.models import CashSession
     from ..sales.models import Sale
     from ..workshops.models import Attendance, WorkshopSession
 
@@ -92,7 +92,7 @@ def rebuild_activity() -> int:
                                             .where(Attendance.status == "present")):
         count_attendance(session, mark.beneficiary_id, None, "present")
         read += 1
-    for closing in db.session.scalars(select(CashClosing)):
+    for closing in db.session.scalars(select(CashSession).where(CashSession.closed_at.is_not(None))):
         count_closing(closing)
         read += 1
     db.session.commit()

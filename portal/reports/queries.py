@@ -5,11 +5,10 @@ from dataclasses import dataclass, field, fields
 from datetime import date, timedelta
 
 from flask import current_app
-from sqlalchemy import func, literal, or_, select, union_all
+from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
-from ..cash.models import CashClosing
-from ..cash.models import COUNTED_METHODS
+from ..cash.models import CashCount, CashSession
 from ..catalogue.models import DEVICE_CATEGORIES
 from ..certificates.models import Certificate
 from ..clock import day_bounds
@@ -233,10 +232,10 @@ def recent_voids(relay_id: int, start: date, end: date, limit: int = 10) -> list
 def closing_differences(relay_id: int, start: date, end: date, limit: int = 10) -> list[dict]:
     """The period's last closings where a counted amount differed from the expected one, newest
     first: {day, differences: {method: counted − expected}, reason}."""
-    differs = [getattr(CashClosing, f"counted_{m}_cents") != getattr(CashClosing, f"expected_{m}_cents")
-               for m in COUNTED_METHODS]
+    differs = select(CashCount.id).where(CashCount.session_id == CashSession.id,
+                                         CashCount.counted_cents != CashCount.expected_cents).exists()
     closings = db.session.scalars(
-        select(CashClosing).where(CashClosing.relay_id == relay_id, CashClosing.day >= start,
-                                  CashClosing.day <= end, or_(*differs))
-        .order_by(CashClosing.day.desc()).limit(limit))
+        select(CashSession).where(CashSession.relay_id == relay_id, CashSession.day >= start,
+                                  CashSession.day <= end, differs)
+        .order_by(CashSession.closed_at.desc()).limit(limit))
     return [{"day": c.day, "reason": c.difference_reason, "differences": c.differences()} for c in closings]

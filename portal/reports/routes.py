@@ -4,7 +4,7 @@ from flask import Blueprint, request
 from flask_login import current_user
 
 from .. import htmx
-from ..cash.operations import unclosed_days
+from ..cash.operations import long_open_sessions
 from ..catalogue.models import CATEGORIES
 from ..extensions import db
 from ..ledger.operations import verify_relay
@@ -66,7 +66,7 @@ def relay(relay_id: int):
         categories=CATEGORIES, methods=PAYMENT_METHODS, trend=monthly_trend(relay.id, last_months(today)),
         stock=relay_stock(relay.id), voids=recent_voids(relay.id, period.start, period.end),
         differences=closing_differences(relay.id, period.start, period.end),
-        unclosed=[day for day in unclosed_days(relay.id) if day < today],  # today's closing is not late yet
+        long_open=long_open_sessions(relay.id),
         ledger_problem=verify_relay(relay.id), last_activity=last, silent=is_silent(last, today))
 
 

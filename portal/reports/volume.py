@@ -1,12 +1,12 @@
 """A synthetic volume for measuring the reports: `flask seed-volume`.
 
 It adds a territory "Volume" of N relays (V001, V002, …) with their people, years of sales and
-voids, workshop sessions with attendance, and daily cash closings, written in bulk (SQLAlchemy
+voids, workshop sessions with attendance, and cash sessions closed each evening, written in bulk (SQLAlchemy
 Core executemany in batches on SQLite, COPY on PostgreSQL), relay by relay and year by year so
 that memory stays bounded, one transaction per relay. The report tables (activity per day,
 month and year; people served per day, month and year) are written in the same pass with the
 figures that reports/operations.py would have written had each row gone through record_sale,
-void_sale, create_beneficiary, record_attendance and close_day.
+void_sale, create_beneficiary, record_attendance, open_session and close_session.
 
 Not written for these relays: stock movements and ledger entries. These relays exist to measure
 reports; their ledgers are not chained (`flask verify-ledger` reports them as broken) and their
@@ -31,8 +31,8 @@ from werkzeug.security import generate_password_hash
 from ..beneficiaries.models import Beneficiary, BeneficiaryEvent, BeneficiaryToken
 from ..beneficiaries.operations import add_months
 from ..beneficiaries.queries import CODE_ALPHABET, fold, name_tokens
-from ..cash.models import CashClosing
-from ..cash.operations import COUNTED_METHODS
+from .. import payments
+from ..cash.models import CashCount, CashSession
 from ..catalogue.models import Product, ProductOffer
 from ..clock import local_day, utcnow
 from ..clock import zone as portal_zone
@@ -162,6 +162,7 @@ class _Receipt:
     reason: str = ""
     id: int = 0
     number: str = ""
+    session_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -193,8 +194,8 @@ class _Relay:
 class _Writer:
     """Buffers of rows per table, written in dependency order by executemany batches."""
 
-    ORDER = [Beneficiary, BeneficiaryToken, BeneficiaryEvent, Sale, SaleLine, Payment, Parcours, WorkshopSession,
-             Enrolment, Attendance, CashClosing, ReceiptCounter, DailyActivity, MonthlyActivity, YearlyActivity,
+    ORDER = [Beneficiary, BeneficiaryToken, BeneficiaryEvent, CashSession, CashCount, Sale, SaleLine, Payment, Parcours,
+             WorkshopSession, Enrolment, Attendance, ReceiptCounter, DailyActivity, MonthlyActivity, YearlyActivity,
              ServedPerson, ServedMonth, ServedYear, Participant, ParticipantMonth, ParticipantYear]
 
     def __init__(self, totals: Totals):
@@ -377,7 +378,7 @@ class _IdRange:
     """The next id of each table with an integer key (ids are given, not drawn from a sequence)."""
 
     MODELS = [Beneficiary, BeneficiaryEvent, Sale, SaleLine, Payment, Parcours, WorkshopSession, Enrolment,
-              Attendance, CashClosing]
+              Attendance, CashSession, CashCount]
 
     def __init__(self):
         self.next = {model: (db.session.scalar(select(func.max(model.id))) or 0) + 1 for model in self.MODELS}
@@ -466,6 +467,8 @@ def _seed_relay(relay: _Relay, calendar: _Calendar, products, ids: _IdRange, cod
         for seq, receipt in enumerate(receipts, 1):
             receipt.id = ids.take(Sale)
             receipt.number = receipt_number(relay.code, year, seq)
+        _sessions(relay, calendar, receipts, ids, writer, figures, totals, rng, last_year=year == calendar.today.year)
+        for seq, receipt in enumerate(receipts, 1):
             _write_receipt(relay, receipt, year, seq, ids, writer, totals)
             _count_sale(figures, served, receipt)
         if receipts:
@@ -473,7 +476,6 @@ def _seed_relay(relay: _Relay, calendar: _Calendar, products, ids: _IdRange, cod
         for person in onboarded[year]:
             _add(figures, person.day, "onboarded", "", 1, 0)  # as operations.count_onboarding
         _workshops(relay, calendar, year, ids, writer, figures, served, present, totals, rng)
-        _closings(relay, calendar, receipts, ids, writer, figures, totals, rng)
         _write_figures(relay, figures, served, present, writer, totals)
         for (day, figure, key), (count, cents) in figures.items():
             _add(yearly, day.replace(month=1, day=1), figure, key, count, cents)
@@ -676,6 +678,7 @@ def _write_receipt(relay: _Relay, receipt: _Receipt, year: int, seq: int, ids: _
         "created_at": receipt.at, "total_cents": receipt.total, "reference_total_cents": reference,
         "change_cents": receipt.change, "override_reason": "",
         "voids_sale_id": receipt.voids.id if receipt.voids else None, "void_reason": receipt.reason,
+        "cash_session_id": receipt.session_id,
     })
     for product, quantity, serial, grade in receipt.lines:
         writer.add(SaleLine, {
@@ -783,11 +786,13 @@ def _workshops(relay: _Relay, calendar: _Calendar, year: int, ids: _IdRange, wri
                     present.add((day, person.id))
 
 
-def _closings(relay: _Relay, calendar: _Calendar, receipts: list[_Receipt], ids: _IdRange, writer: _Writer,
-              figures, totals: Totals, rng: random.Random) -> None:
-    """Every day with receipts is closed, in order, at 19:30 (today's stays open), as
-    cash.operations.close_day() would: expected per method, receipts, totals; a few differences;
-    counted as operations.count_closing() does."""
+def _sessions(relay: _Relay, calendar: _Calendar, receipts: list[_Receipt], ids: _IdRange, writer: _Writer,
+              figures, totals: Totals, rng: random.Random, last_year: bool) -> None:
+    """A cash session for each day with receipts, opened at its first receipt and closed at 19:30,
+    as cash.operations.close_session() would: expected per counted method, receipts, totals; a
+    few differences; counted as operations.count_closing() does. Today's receipts (or none) are
+    in the relay's open session."""
+    codes = [method.code for method in payments.counted()]
     start = 0
     while start < len(receipts):
         day, end = receipts[start].day, start
@@ -795,9 +800,10 @@ def _closings(relay: _Relay, calendar: _Calendar, receipts: list[_Receipt], ids:
             end += 1
         if day >= calendar.today:
             break
-        expected = dict.fromkeys(COUNTED_METHODS, 0)
-        day_total = 0
+        session_id = ids.take(CashSession)
+        expected, day_total = dict.fromkeys(codes, 0), 0
         for receipt in receipts[start:end]:
+            receipt.session_id = session_id
             for method, amount, _, _ in receipt.payments:
                 if method in expected:
                     expected[method] += amount
@@ -807,20 +813,32 @@ def _closings(relay: _Relay, calendar: _Calendar, receipts: list[_Receipt], ids:
             counted["cash"] += rng.choice((-500, -200, -100, -50, 50, 100))
             reason = rng.choice(CLOSING_REASONS)
         relay.grand_total += day_total
-        writer.add(CashClosing, {
-            "id": ids.take(CashClosing), "relay_id": relay.id, "day": day,
-            **{f"expected_{m}_cents": expected[m] for m in COUNTED_METHODS},
-            **{f"counted_{m}_cents": counted[m] for m in COUNTED_METHODS},
-            "cash_detail": "", "difference_reason": reason, "sales_count": end - start,
-            "first_number": receipts[start].number, "last_number": receipts[end - 1].number,
-            "day_total_cents": day_total, "grand_total_cents": relay.grand_total, "closed_by_id": relay.manager_id,
-            "closed_at": calendar.at(day, CLOSING_CLOCK)})
+        writer.add(CashSession, {
+            "id": session_id, "relay_id": relay.id, "opened_at": receipts[start].at, "opened_by_id": relay.manager_id,
+            "opening_float_cents": 0, "carried_from_id": None, "closed_at": calendar.at(day, CLOSING_CLOCK),
+            "closed_by_id": relay.manager_id, "day": day, "cash_detail": "", "difference_reason": reason,
+            "sales_count": end - start, "first_number": receipts[start].number,
+            "last_number": receipts[end - 1].number, "total_cents": day_total,
+            "grand_total_cents": relay.grand_total, "payload_format": 2})
+        for method in codes:
+            writer.add(CashCount, {"id": ids.take(CashCount), "session_id": session_id, "method": method,
+                                   "expected_cents": expected[method], "counted_cents": counted[method]})
         totals.closings += 1
         _add(figures, day, "closing", "", 1, 0)
-        gap = sum(abs(counted[m] - expected[m]) for m in COUNTED_METHODS)
+        gap = sum(abs(counted[m] - expected[m]) for m in codes)
         if gap:
             _add(figures, day, "closing_gap", "", 1, gap)
         start = end
+    if last_year:
+        session_id = ids.take(CashSession)
+        for receipt in receipts[start:]:
+            receipt.session_id = session_id
+        writer.add(CashSession, {
+            "id": session_id, "relay_id": relay.id, "opened_at": receipts[start].at if start < len(receipts)
+            else calendar.now, "opened_by_id": relay.manager_id, "opening_float_cents": 0, "carried_from_id": None,
+            "closed_at": None, "closed_by_id": None, "day": None, "cash_detail": "", "difference_reason": "",
+            "sales_count": 0, "first_number": "", "last_number": "", "total_cents": 0, "grand_total_cents": 0,
+            "payload_format": 2})
 
 
 def _update_people(relay: _Relay, people: list[_Person]) -> None:

@@ -46,6 +46,8 @@ class Sale(db.Model):
     override_reason: Mapped[str] = mapped_column(String(300), default="")  # a manager lifted a cap
     voids_sale_id: Mapped[int | None] = mapped_column(ForeignKey("sale.id"), unique=True)
     void_reason: Mapped[str] = mapped_column(String(300), default="")
+    # The till session it was recorded in (a void: the session open when it was recorded).
+    cash_session_id: Mapped[int | None] = mapped_column(ForeignKey("cash_session.id"), index=True)
     replayed = False  # not stored: record_sale found this sale already recorded with the form's token
 
     relay = relationship("Relay")

@@ -7,9 +7,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
 from .. import clock
-from ..beneficiaries.models import Beneficiary
-from ..cash.models import CashClosing
 from .. import payments as methods
+from ..beneficiaries.models import Beneficiary
+from ..cash.models import CashSession
 from ..catalogue.models import Product
 from ..clock import utcnow
 from ..database import write_transaction
@@ -24,6 +24,9 @@ from ..stock.operations import OutOfStock, move_stock
 from .models import Payment, ReceiptCounter, Sale, SaleLine
 from .rules import (MAX_QUANTITY, QUANTITY_RANGE, Offered, bill, euros, not_on_shelf, offer, out_of_stock,
                     sale_problems, serial_on_shelf)
+
+NO_OPEN_SESSION = ("La caisse n'est pas ouverte : aucune vente ni annulation ne peut être enregistrée "
+                   "avant qu'un·e référent·e ouvre une session de caisse.")
 
 
 @dataclass
@@ -54,7 +57,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
                 return _replayed(existing)
             relay_id = user.relay_id
             at = at or utcnow()
-            _check_day_open(relay_id, at)
+            session_id = _open_session(relay_id)
             counter = _lock_counter(relay_id, clock.local_day(at).year)  # the receipt year is the local one
             existing = _sale_with_token(token)  # a twin request may have committed while we waited
             if existing:
@@ -65,6 +68,7 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
                 raise Refused(problem.message, problem.field)
             products = {product_id: product for product_id, (product, _) in offered.items()}
             sale = _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at)
+            sale.cash_session_id = session_id
             _take_stock(sale, products)
             append_entry(relay_id, "sale", sale.id, sale_payload(sale))
             count_sale(sale)
@@ -78,8 +82,10 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
         raise
 
 
-def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
-    """Record the void of `sale` (managers): a new linked negative sale that returns the stock."""
+def void_sale(user, sale: Sale, reason: str, token: str, refund_method: str | None = None) -> Sale:
+    """Record the void of `sale` (managers): a new linked negative sale that returns the stock,
+    in the open cash session. The money goes back as `refund_method` (refund_methods(sale)),
+    by default as it was paid for a sale of this session, in cash for one of an earlier session."""
     if user.role != Role.MANAGER:
         raise Refused("Seul·e un·e référent·e peut annuler une vente.")
     if not reason.strip():
@@ -88,7 +94,7 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
         existing = _sale_with_token(token)
         if existing:
             return existing
-        _check_day_open(sale.relay_id, utcnow())
+        session_id = _open_session(sale.relay_id)
         counter = _lock_counter(sale.relay_id, clock.today().year)
         db.session.refresh(sale)
         if sale.is_void or sale.voided_by is not None:
@@ -98,15 +104,14 @@ def void_sale(user, sale: Sale, reason: str, token: str) -> Sale:
                     number=receipt_number(sale.relay.code, counter.year, counter.last_seq), form_token=token,
                     beneficiary_id=sale.beneficiary_id, user_id=user.id, total_cents=-sale.total_cents,
                     reference_total_cents=-sale.reference_total_cents, voids_sale_id=sale.id,
-                    void_reason=reason.strip()[:300])
+                    void_reason=reason.strip()[:300], cash_session_id=session_id)
         db.session.add(void)
         for line in sale.lines:
             void.lines.append(SaleLine(product_id=line.product_id, label=line.label, category=line.category,
                                        quantity=-line.quantity, unit_cents=line.unit_cents,
                                        reference_unit_cents=line.reference_unit_cents, serial=line.serial,
                                        grade=line.grade))
-        for payment in sale.payments:
-            void.payments.append(Payment(method=payment.method, amount_cents=-payment.amount_cents))
+        void.payments.extend(_refund(sale, session_id, refund_method))
         db.session.flush()
         for line in sale.lines:
             move_stock(sale.relay_id, line.product_id, line.quantity, "void", user.id, void.number, reason)
@@ -146,14 +151,44 @@ def _sale_with_token(token: str) -> Sale | None:
     return db.session.scalar(select(Sale).where(Sale.form_token == token))
 
 
-def _check_day_open(relay_id: int, at: datetime) -> None:
-    """Refuse a sale or void on a day whose cash is closed. The relay row is locked first, as the
-    closing does, so that a closing and a sale of the same relay take turns."""
+def _open_session(relay_id: int) -> int:
+    """The id of the relay's open cash session; a sale or void is refused without one. The relay
+    row is locked first, as the closing does, so that a closing and a sale take turns."""
     db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
-    day = clock.local_day(at)
-    if db.session.scalar(select(CashClosing.id).where(CashClosing.relay_id == relay_id, CashClosing.day == day)):
-        raise Refused(f"La caisse du {day:%d/%m/%Y} est clôturée : plus aucune vente ni annulation "
-                      "ne peut y être enregistrée.")
+    session_id = db.session.scalar(select(CashSession.id).where(CashSession.relay_id == relay_id,
+                                                                CashSession.closed_at.is_(None)))
+    if session_id is None:
+        raise Refused(NO_OPEN_SESSION)
+    return session_id
+
+
+def refund_methods(sale: Sale, session_id: int | None) -> list[str]:
+    """How the money of `sale` can go back: the refund methods, plus the original's methods when
+    the sale belongs to the open session `session_id` (its money is still in the till)."""
+    codes = [method.code for method in methods.METHODS if method.refund and not method.retired]
+    if sale.cash_session_id is not None and sale.cash_session_id == session_id:
+        codes += [p.method for p in sale.payments if p.method not in codes and p.method != methods.FREE]
+    return codes
+
+
+def refund_choice(sale: Sale) -> dict:
+    """The void form's refund methods for `sale` ({code: label}) and the default one (None: as paid)."""
+    session_id = db.session.scalar(select(CashSession.id).where(CashSession.relay_id == sale.relay_id,
+                                                                CashSession.closed_at.is_(None)))
+    same_session = sale.cash_session_id is not None and sale.cash_session_id == session_id
+    codes = refund_methods(sale, session_id) if sale.total_cents else []
+    return {"methods": {code: methods.label(code) for code in codes},
+            "default": None if same_session else methods.CASH, "same_session": same_session}
+
+
+def _refund(sale: Sale, session_id: int, method: str | None) -> list[Payment]:
+    same_session = sale.cash_session_id == session_id
+    if sale.total_cents == 0 or (method is None and same_session):
+        return [Payment(method=p.method, amount_cents=-p.amount_cents) for p in sale.payments]
+    method = method or methods.CASH
+    if method not in refund_methods(sale, session_id):
+        raise Refused("Ce moyen de remboursement n'est pas possible pour cette vente.", "refund_method")
+    return [Payment(method=method, amount_cents=-sale.total_cents)]
 
 
 def _lock_counter(relay_id: int, year: int) -> ReceiptCounter:

@@ -12,7 +12,7 @@ from ..stock.operations import serial_in_stock
 from .filters import SalesFilterForm
 from .forms import MAX_LINES, NewLine, SaleDraft, new_draft, parse_draft, parse_new_line
 from .models import PAYMENT_METHODS, ReceiptPrint, Sale
-from .operations import LineRequest, record_sale, void_sale
+from .operations import LineRequest, record_sale, refund_choice, void_sale
 from .prints import PRINTED_AT, next_print_number, print_original, reprint
 from .queries import sales_list, sales_totals
 from .rules import Offered, bill, offer, sale_problems
@@ -185,14 +185,14 @@ def void(sale_id: int):
         error = HIDDEN_CHARACTERS
     elif request.method == "POST":
         try:
-            voided = void_sale(current_user, sale, reason, token[:64])
+            voided = void_sale(current_user, sale, reason, token[:64], request.form.get("refund_method") or None)
         except Refused as refusal:
             error = refusal.message
         else:
             flash(f"Vente {sale.number} annulée par {voided.number}. Le stock a été rétabli.", "success")
             return htmx.redirect_to(url_for("sales.show", sale_id=sale.id))
     return htmx.render("sales/void.html", "form", sale=sale, error=error, reason=reason, token=token,
-                       status=422 if error else 200)
+                       refund=refund_choice(sale), status=422 if error else 200)
 
 
 def _sale_page(sale: Sale, print_error: str | None = None):

@@ -31,7 +31,7 @@ import sqlalchemy as sa
 from flask import request
 from flask_migrate import upgrade
 
-from portal.cash.models import CashClosing
+from portal.cash.models import CashSession
 from portal.beneficiaries.models import Beneficiary
 from portal.extensions import db
 from portal.relays.models import Relay, Territory
@@ -227,7 +227,7 @@ def _server_description(backend: str) -> str:
 
 def _counts() -> dict:
     models = {"relays": Relay, "people": Beneficiary, "receipts": Sale, "sale lines": SaleLine, "payments": Payment,
-              "workshop sessions": WorkshopSession, "attendance marks": Attendance, "cash closings": CashClosing,
+              "workshop sessions": WorkshopSession, "attendance marks": Attendance, "cash sessions": CashSession,
               "daily figures": DailyActivity, "monthly figures": MonthlyActivity, "yearly figures": YearlyActivity,
               "people served per day": ServedPerson, "per month": ServedMonth, "per year": ServedYear,
               "workshop participants per day": Participant, "participants per month": ParticipantMonth,

@@ -5,23 +5,21 @@ would) and a 10 € recharge, paid 20 € in cash; the answer to the first "Enre
 lost on the way back and the volunteer clicks again: exactly one sale is recorded (the form's
 one-time token), and the stock drops by one of each. The receipt prints once, as the original,
 however often the browser's PDF viewer fetches it; its explicit reprint says DUPLICATA 1. The
-manager voids the sale (the stock comes back), then closes the till's open days in order, each
-with counted = expected. Every page is axe-core clean.
+manager voids the sale (the stock comes back), closes the till's open session with counted =
+expected, and opens a new one in one click (the last closing's cash carried over), so that the
+next journey can sell. Every page is axe-core clean.
 
-The live server's database is shared by the whole e2e session, and a closed day takes no more
-sales: today, the day of these sales, can be closed only once, by the last journey. So each
-journey closes the open days oldest first (the demo leaves the last past weekday open, and today
-holds the demo's void), today included unless a later test of the session still has to sell today
-(`later_sales_today`). In that case it stops at today's closing form: it checks the figures
-(receipts from … to …), lets the portal compute the differences ("Calculer les écarts", which
-records nothing) and leaves today open. Alone or together, in any order, both journeys end with a
-real closing. In file order (no JavaScript first), the htmx journey closes today.
+Then the day of a till: the manager closes the session at 10:00; at 10:05 the volunteer's sale
+screen says the till is closed and who can open it, the manager opens it from the sale screen in
+one click, the volunteer sells; both closings state their own receipts.
 """
 import io
 import re
-from datetime import date
+from datetime import datetime, time
+from zoneinfo import ZoneInfo
 
 import pytest
+import time_machine
 from playwright.sync_api import expect
 from sqlalchemy import func, select
 
@@ -42,8 +40,8 @@ RECORD = "Enregistrer la vente"
 VOID_REASON = "Erreur de saisie : la personne avait déjà une carte SIM"
 REFUND_REASON = "Remboursement d'une vente d'un autre jour : rien de ce moyen de paiement dans la caisse"
 COUNTED_FIELDS = {"cash": "Espèces comptées", "card": "Carte bancaire (total des tickets du terminal)",
-                  "cheque": "Chèques (total des chèques)"}
-METHOD_LABELS = {"cash": "Espèces", "card": "Carte bancaire", "cheque": "Chèque"}
+                  "cheque": "Chèques (total des chèques)", "voucher": "Prises en charge (total des bons)"}
+METHOD_LABELS = {"cash": "Espèces", "card": "Carte bancaire", "cheque": "Chèque", "voucher": "Prise en charge"}
 SALE_PATH = re.compile(r"/sales/(\d+)$")
 CLOSING_PATH = re.compile(r"/cash/(\d+)$")
 NUMBER = re.compile(rf"{RELAY}-\d{{4}}-\d{{6}}")
@@ -149,14 +147,34 @@ def sales_with_token(live_server, token: str) -> list[int]:
     return in_app(live_server, lambda: db.session.scalars(select(Sale.id).where(Sale.form_token == token)).all())
 
 
-def till(live_server, relay_id: int) -> dict:
-    """Today, the open days (oldest first) and each one's summary, as the portal computes them."""
-    from portal.cash.operations import day_summary, unclosed_days
-    from portal import clock
+def till(live_server, relay_id: int) -> dict | None:
+    """The relay's open session and what it should hold, as the portal computes it; None if closed."""
+    from portal.cash.operations import open_session_of, session_summary
 
     def work():
-        days = unclosed_days(relay_id)
-        return {"today": clock.today(), "open": days, "summary": {d: day_summary(relay_id, d) for d in days}}
+        session = open_session_of(relay_id)
+        if session is None:
+            return None
+        summary = session_summary(session)
+        return {"id": session.id, **{key: summary[key] for key in (
+            "expected", "sales_count", "first_number", "last_number", "total_cents")}}
+    return in_app(live_server, work)
+
+
+def closed_session(live_server, session_id: int) -> dict:
+    """A closed session's times (local) and receipts, as stored."""
+    from portal import clock
+    from portal.cash.models import CashSession
+    from portal.extensions import db
+    from portal.sales.models import Sale
+
+    def work():
+        session = db.session.get(CashSession, session_id)
+        numbers = db.session.scalars(select(Sale.number).where(Sale.cash_session_id == session_id)
+                                     .order_by(Sale.seq)).all()
+        return {"opened": clock.local_time(session.opened_at).strftime("%H:%M"),
+                "closed": clock.local_time(session.closed_at).strftime("%H:%M"), "numbers": numbers,
+                "sales_count": session.sales_count, "first": session.first_number, "last": session.last_number}
     return in_app(live_server, work)
 
 
@@ -174,10 +192,10 @@ def typed(cents: int) -> str:
 def counted_for(summary: dict) -> tuple[dict, str]:
     """What the manager counts per method, and the reason for a difference (or "").
 
-    Counted = expected — except that the portal's expected amount is net of the day's refunds and
-    may be negative (today, the demo's void refunds a cheque taken on an earlier day: "attendu :
-    -3,00 €"), while the closing form refuses a negative amount (on purpose: tests/test_cash.py).
-    There the manager counts 0 and explains the difference."""
+    Counted = expected — except that the portal's expected amount is net of the session's refunds
+    and may be negative (a refund by card of a sale of an earlier session), while the closing form
+    refuses nothing of the sort but the drawer holds no negative money: there the manager counts 0
+    and explains the difference."""
     counted = {method: max(summary["expected"][method], 0) for method in COUNTED_FIELDS}
     return counted, (REFUND_REASON if counted != summary["expected"] else "")
 
@@ -191,14 +209,6 @@ def fill_counted(form, counted: dict, reason: str) -> None:
 def signed(live_server, cents: int) -> str:
     """A difference as the closing pages write it: "+3,00 €"."""
     return ("+" if cents > 0 else "") + money(live_server, cents)
-
-
-def later_sales_today(request) -> bool:
-    """Whether a test of this file that still has to sell today runs after this one."""
-    items = request.session.items
-    here = items.index(request.node)
-    return any(item.module is request.node.module and item.name.startswith("test_sale_journey")
-               for item in items[here + 1:])
 
 
 # --- pages --------------------------------------------------------------------------------
@@ -530,101 +540,76 @@ def void_as_manager(page, live_server, axe_check, sale: dict, javascript: bool) 
     return void_number
 
 
-def close_day(page, live_server, axe_check, day: date, summary: dict, javascript: bool) -> None:
-    """On the closing form of `day`: the expected amounts as the portal computes them, typed as
-    counted; the closed day's page states the receipts' range and the day's total. axe_check may
-    be None (a second closing: the same two pages again)."""
-    expect(page).to_have_url(f"{live_server.url}/cash/close?day={day.isoformat()}")
+def close_session_on_page(page, live_server, axe_check, summary: dict, javascript: bool) -> int:
+    """From the till page, "Clôturer la session": the expected amounts as the portal computes them,
+    typed as counted; the closed session's page states its receipts. axe_check may be None. The
+    closed session's id."""
+    page.get_by_role("link", name="Clôturer la session").click()
+    expect(page).to_have_url(f"{live_server.url}/cash/close")
     form = page.locator("main form")
-    expect(form.get_by_role("alert")).to_have_count(0)  # no "close an earlier day first"
+    expect(form.get_by_role("alert")).to_have_count(0)
     for method, label in METHOD_LABELS.items():
         legend = f"{label} — attendu : {money(live_server, summary['expected'][method])}"
         expect(form.get_by_role("group", name=legend, exact=True)).to_be_visible()
-    expect(form).to_contain_text(f"du n° {summary['first_number']} au n° {summary['last_number']}")
-    expect(form).to_contain_text(f"Total de la journée : {money(live_server, summary['day_total_cents'])}")
+    if summary["sales_count"]:
+        expect(form).to_contain_text(f"du n° {summary['first_number']} au n° {summary['last_number']}")
+        expect(form).to_contain_text(f"Total de la session : {money(live_server, summary['total_cents'])}")
     counted, reason = counted_for(summary)
     fill_counted(form, counted, reason)
     if axe_check:
         axe_check(page)
-
     with page.expect_response(is_post("/cash/close")) as posted:
-        page.get_by_role("button", name="Clôturer la journée").click()
+        page.get_by_role("button", name="Clôturer la session").click()
     response = posted.value
     assert response.status == (204 if javascript else 303), (response.status, response.text()[:3000])
     expect(page).to_have_url(CLOSING_PATH)
-    expect(page.locator("#flashes")).to_have_text(f"Journée du {day:%d/%m/%Y} clôturée.")
-    expect(page.get_by_role("heading", level=1)).to_contain_text("Clôture du")
+    expect(page.locator("#flashes")).to_have_text("Session de caisse clôturée.")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Session clôturée le")
     facts = page.locator("dl.facts")
-    expect(facts).to_contain_text(
-        f"{summary['sales_count']}, du n° {summary['first_number']} au n° {summary['last_number']}")
-    expect(facts).to_contain_text(f"Total de la journée{money(live_server, summary['day_total_cents'])}")
-    differences = page.locator("main table tbody tr td:last-child")
+    if summary["sales_count"]:
+        expect(facts).to_contain_text(
+            f"{summary['sales_count']}, du n° {summary['first_number']} au n° {summary['last_number']}")
+    expect(facts).to_contain_text(f"Total de la session{money(live_server, summary['total_cents'])}")
+    differences = page.locator("main table").first.locator("tbody tr td:last-child")  # methods, then total
     expect(differences).to_have_text([signed(live_server, counted[m] - summary["expected"][m])
-                                      if counted[m] != summary["expected"][m] else "—" for m in METHOD_LABELS])
+                                      if counted[m] != summary["expected"][m] else "—" for m in METHOD_LABELS]
+                                     + ["—" if not reason else signed(live_server, sum(
+                                         counted[m] - summary["expected"][m] for m in METHOD_LABELS))])
     if reason:
-        expect(page.locator("main")).to_contain_text(f"Raison de l'écart : {reason}")
+        expect(page.locator("main")).to_contain_text(f"Raison de l’écart : {reason}")
     if axe_check:
         axe_check(page)
+    return int(CLOSING_PATH.search(page.url).group(1))
 
 
-def compute_today(page, live_server, axe_check, today: date, summary: dict) -> None:
-    """Today's closing form, with this journey's receipts; "Calculer les écarts" with the amounts
-    counted: the differences as expected (see counted_for), nothing recorded."""
-    expect(page).to_have_url(f"{live_server.url}/cash/close?day={today.isoformat()}")
-    form = page.locator("main form")
-    expect(form.get_by_role("alert")).to_have_count(0)
-    expect(form).to_contain_text(f"du n° {summary['first_number']} au n° {summary['last_number']}")
-    counted, reason = counted_for(summary)
-    fill_counted(form, counted, reason)
-    with page.expect_response(is_post("/cash/close")) as posted:
-        page.get_by_role("button", name="Calculer les écarts").click()
-    assert posted.value.status == 200, (posted.value.status, posted.value.text()[:3000])
-    form = page.locator("main form")
-    expect(form.locator(".error")).to_have_count(0)
-    differences = {m: counted[m] - summary["expected"][m] for m in METHOD_LABELS}
-    expect(form.locator(".badge.ok")).to_have_count(sum(not d for d in differences.values()))  # "aucun"
-    expect(form.locator(".badge.bad")).to_have_text([signed(live_server, d) for d in differences.values() if d])
-    expect(form.get_by_label("Raison de l'écart", exact=True)).to_have_value(reason)
-    axe_check(page)
+def open_session_on_page(page, live_server) -> None:
+    """From a closed session's page, back to the till page and "Ouvrir une nouvelle session" (empty
+    float: the cash counted at the closing is carried over)."""
+    page.get_by_role("link", name="Caisse et sessions clôturées").click()
+    expect(page).to_have_url(f"{live_server.url}/cash/")
+    page.get_by_role("button", name="Ouvrir une nouvelle session").click()
+    expect(page.locator("#flashes")).to_have_text("Caisse ouverte.")
+    expect(page.get_by_role("link", name="Clôturer la session")).to_be_visible()
 
 
-def cash_journey(page, live_server, axe_check, request, sale: dict, void_number: str, javascript: bool) -> None:
-    """The manager closes the open days, oldest first, counted = expected; today too, unless a
-    later journey of this session still has to sell today: then today's form is checked and its
-    differences computed, and today stays open."""
+def cash_journey(page, live_server, axe_check, sale: dict, void_number: str, javascript: bool) -> None:
+    """The manager closes the open session, counted = expected, and opens the next one."""
     page.get_by_role("navigation", name="Navigation principale").get_by_role("link", name="Caisse").click()
     expect(page).to_have_url(f"{live_server.url}/cash/")
     axe_check(page)
-    state = till(live_server, sale["relay_id"])
-    today = state["today"]
-    assert state["open"] and state["open"][-1] == today, state["open"]
-    summary = state["summary"][today]
-    assert summary["first_number"] <= sale["number"] < void_number == summary["last_number"], summary
-    to_close = [d for d in state["open"] if d != today or not later_sales_today(request)]
-
-    open_days = page.locator("main ul").first.get_by_role("listitem")
-    expect(open_days).to_have_count(len(state["open"]))
-    for i, day in enumerate(to_close):
-        open_days.first.get_by_role("link", name="Clôturer").click()  # the oldest first
-        close_day(page, live_server, axe_check if i == 0 else None, day, state["summary"][day], javascript)
-        page.get_by_role("link", name="Toutes les clôtures").click()
-        expect(page).to_have_url(f"{live_server.url}/cash/")
-        expect(open_days).to_have_count(len(state["open"]) - i - 1)
-    if today in to_close:
-        expect(page.locator("main")).to_contain_text("Aucune journée avec des ventes n'attend sa clôture.")
-        assert till(live_server, sale["relay_id"])["open"] == []
-    else:
-        open_days.first.get_by_role("link", name="Clôturer").click()
-        compute_today(page, live_server, axe_check, today, summary)
-        assert till(live_server, sale["relay_id"])["open"] == [today], "computing the differences closed the day"
+    summary = till(live_server, sale["relay_id"])
+    assert summary and summary["first_number"] <= sale["number"] < void_number == summary["last_number"], summary
+    close_session_on_page(page, live_server, axe_check, summary, javascript)
+    assert till(live_server, sale["relay_id"]) is None
+    open_session_on_page(page, live_server)
+    assert till(live_server, sale["relay_id"])["sales_count"] == 0
 
 
 # --- the journey --------------------------------------------------------------------------
 
-def sale_journey(page, live_server, axe_check, request, javascript: bool) -> None:
+def sale_journey(page, live_server, axe_check, javascript: bool) -> None:
     state = shop_state(live_server)
-    cash = till(live_server, state["relay_id"])
-    assert cash["today"] in cash["open"], "today's till is already closed: no sale can be recorded today"
+    assert till(live_server, state["relay_id"]), "the till is closed: no sale can be recorded"
     person = pick_person(live_server)
 
     log_in(page, live_server, VOLUNTEER)
@@ -656,12 +641,73 @@ def sale_journey(page, live_server, axe_check, request, javascript: bool) -> Non
     restored = shop_state(live_server)
     assert (restored["sim"], restored["recharge"]) == (state["sim"], state["recharge"]), "the void returns the stock"
     assert recorded_sale(live_server, sale_id)["serial_status"] == ["in_stock"]
-    cash_journey(page, live_server, axe_check, request, sale, void_number, javascript)
+    cash_journey(page, live_server, axe_check, sale, void_number, javascript)
 
 
-def test_sale_journey_without_javascript(page_nojs, axe_check, live_server, request):
-    sale_journey(page_nojs, live_server, axe_check, request, javascript=False)
+def test_sale_journey_without_javascript(page_nojs, axe_check, live_server):
+    sale_journey(page_nojs, live_server, axe_check, javascript=False)
 
 
-def test_sale_journey_with_htmx(page, axe_check, live_server, request):
-    sale_journey(page, live_server, axe_check, request, javascript=True)
+def test_sale_journey_with_htmx(page, axe_check, live_server):
+    sale_journey(page, live_server, axe_check, javascript=True)
+
+
+# --- a closing at 10:00, a sale at 10:05 -------------------------------------------------------
+
+def at_paris(live_server, hour: int, minute: int) -> datetime:
+    from portal import clock
+
+    return datetime.combine(in_app(live_server, clock.today), time(hour, minute), tzinfo=ZoneInfo("Europe/Paris"))
+
+
+def close_at_ten_sell_at_five_past(page, live_server, axe_check, javascript: bool) -> None:
+    state = shop_state(live_server)
+    with time_machine.travel(at_paris(live_server, 10, 0)):
+        log_in(page, live_server, MANAGER)
+        page.goto(f"{live_server.url}/cash/")
+        first = close_session_on_page(page, live_server, None, till(live_server, state["relay_id"]), javascript)
+        logout(page)
+    person = pick_person(live_server)
+    with time_machine.travel(at_paris(live_server, 10, 5)):
+        log_in(page, live_server, VOLUNTEER)
+        page.goto(f"{live_server.url}/sales/new?beneficiary={person['id']}")
+        expect(page.locator("#till")).to_contain_text(
+            "La caisse n'est pas ouverte : demandez à Référente SPF Gap de l'ouvrir.")
+        axe_check(page)
+        logout(page)
+        log_in(page, live_server, MANAGER)
+        page.goto(f"{live_server.url}/sales/new?beneficiary={person['id']}")
+        axe_check(page)
+        page.get_by_role("button", name="Ouvrir la caisse").click()  # the one click
+        expect(page.locator("#till")).to_have_count(0)  # the sale form again, the till open
+        if not javascript:
+            expect(page.locator("#flashes")).to_have_text("Caisse ouverte.")
+        assert till(live_server, state["relay_id"])["sales_count"] == 0
+        logout(page)
+        log_in(page, live_server, VOLUNTEER)
+        open_sale_screen(page, live_server, axe_check, person)
+        expect(page.locator("#till")).to_have_count(0)
+        fill_basket(page, axe_check, shop_state(live_server), javascript)
+        page.get_by_role("button", name=RECORD).click()
+        expect(page).to_have_url(SALE_PATH)
+        sale_number = recorded_sale(live_server, int(SALE_PATH.search(page.url).group(1)))["number"]
+        logout(page)
+    with time_machine.travel(at_paris(live_server, 10, 30)):
+        log_in(page, live_server, MANAGER)
+        page.goto(f"{live_server.url}/cash/")
+        second = close_session_on_page(page, live_server, None, till(live_server, state["relay_id"]), javascript)
+        open_session_on_page(page, live_server)  # for the tests after this one
+        logout(page)
+    before, after = closed_session(live_server, first), closed_session(live_server, second)
+    assert before["closed"] == "10:00" and sale_number not in before["numbers"], before
+    assert (after["opened"], after["closed"]) == ("10:05", "10:30"), after
+    assert after["numbers"] == [sale_number] and (after["first"], after["last"]) == (sale_number, sale_number)
+    assert after["sales_count"] == 1
+
+
+def test_close_at_ten_and_sell_at_five_past_without_javascript(page_nojs, axe_check, live_server):
+    close_at_ten_sell_at_five_past(page_nojs, live_server, axe_check, javascript=False)
+
+
+def test_close_at_ten_and_sell_at_five_past_with_htmx(page, axe_check, live_server):
+    close_at_ten_sell_at_five_past(page, live_server, axe_check, javascript=True)
