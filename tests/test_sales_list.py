@@ -11,11 +11,13 @@ from html.parser import HTMLParser
 from urllib.parse import urlencode
 
 import pytest
+import time_machine
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from portal import clock
 from portal.beneficiaries.operations import anonymise
+from portal.cash.operations import close_session, open_session, open_session_of, session_summary
 from portal.catalogue.models import ProductOffer
 from portal.clock import day_bounds
 from portal.extensions import db
@@ -115,6 +117,30 @@ def totals(page: str) -> dict[str, str]:
     return dict(zip(head, values))
 
 
+def close_till(manager):
+    """Close the relay's open cash session with the amounts expected."""
+    session = open_session_of(manager.relay_id)
+    close_session(manager, session_summary(session)["expected"], {}, "")
+
+
+def test_while_the_till_is_open_the_list_opens_on_its_session(client, login, shop):
+    relay, volunteer, manager, awa, _, products = shop
+    today_start, _ = day_bounds(clock.today())
+    before = sell(volunteer, (products["sim"], 1), person=awa, at=today_start - timedelta(hours=2))
+    close_till(manager)
+    with time_machine.travel(today_start + timedelta(hours=1), tick=False):
+        opened = open_session(manager, 0)  # a session opened at 01:00, the first of the day
+    late = sell(volunteer, (products["sim"], 1), person=awa, at=today_start + timedelta(hours=3))
+    now = sell(volunteer, (products["sim"], 1), person=awa)
+    login(volunteer)
+    page = squeeze(client.get("/sales/").text)
+    assert listed(page) == [now.number, late.number] and before.number not in page
+    assert f"La session de caisse ouverte le {clock.local_time(opened.opened_at):%d/%m à %H:%M} : 2 reçus." in page
+    assert "Toute la journée" in page
+    day = squeeze(client.get(f"/sales/?day={clock.today().isoformat()}").text)
+    assert "Aujourd'hui : 2 reçus." in day and "La session en cours" in day
+
+
 def test_the_list_opens_on_todays_receipts_with_their_totals(client, login, shop):
     relay, volunteer, manager, awa, olena, products = shop
     today_start, _ = day_bounds(clock.today())
@@ -126,6 +152,7 @@ def test_the_list_opens_on_todays_receipts_with_their_totals(client, login, shop
     free = sell(volunteer, (products["free"], 2), person=olena)
     cheque = sell(volunteer, (products["sim"], 1), pay=[PaymentRequest("cheque", 500, reference="0001234")])
     void = void_sale(manager, voided, "Erreur de produit", uuid.uuid4().hex)
+    close_till(manager)  # with no session open, the list opens on today
     login(volunteer)
 
     page = client.get("/sales/")
@@ -177,10 +204,11 @@ def test_links_switch_between_today_and_every_day_and_keep_the_other_filters(cli
     relay, volunteer, _, awa, _, products = shop
     login(volunteer)
     page = client.get(f"/sales/?day=2025-03-30&person=awa&product={products['sim'].id}").text
-    assert f'<a href="/sales/?person=awa&amp;product={products["sim"].id}">Aujourd\'hui</a>' in page
+    # the till is open: the way back is to the open session's list
+    assert f'<a href="/sales/?person=awa&amp;product={products["sim"].id}">La session en cours</a>' in page
     assert f'<a href="/sales/?person=awa&amp;product={products["sim"].id}&amp;day=">Tous les jours</a>' in page
     today = client.get("/sales/").text
-    assert ">Aujourd'hui</a>" not in today and '<a href="/sales/?day=">Tous les jours</a>' in today
+    assert ">La session en cours</a>" not in today and '<a href="/sales/?day=">Tous les jours</a>' in today
     assert f'value="{clock.today().isoformat()}"' in today  # the date field shows the day listed
 
 
@@ -194,7 +222,7 @@ def test_person_filter_finds_people_as_the_people_search_does(client, login, sho
     query = typed.format(code=awa.code, code_without_prefix=awa.code.removeprefix("B-"))
     page = client.get("/sales/?" + urlencode({"person": query})).text
     assert listed(page) == [hers.number]
-    assert "Aujourd'hui : 1 reçu trouvé." in squeeze(page)
+    assert " : 1 reçu trouvé." in squeeze(page)  # in the open cash session
     assert totals(page)["Ventes"] == "1"
 
 

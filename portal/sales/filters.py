@@ -1,6 +1,7 @@
 """The sales list's filters: a GET form, so that the list's URL can be shared and bookmarked.
 
 Apart from forms.py, which holds the sale screen's draft."""
+from dataclasses import replace
 from datetime import date
 
 from wtforms import DateField, SearchField, SelectField
@@ -53,13 +54,13 @@ class SalesFilterForm(Form):
         if not self.validate():
             return None
         if not self.day.raw_data:  # no day in the URL: the list as it opens
-            start, end = current_period(relay_id)
+            chosen = current_period(relay_id)
         elif self.day.data:
-            start, end = day_bounds(self.day.data)
+            chosen = SalesFilters(*day_bounds(self.day.data))
         else:  # the day emptied: every day
-            start = end = None
-        return SalesFilters(start, end, self.person.data or "",
-                            int(self.product.data) if self.product.data else None, self.receipt.data or "")
+            chosen = SalesFilters()
+        return replace(chosen, person=self.person.data or "", receipt=self.receipt.data or "",
+                       product_id=int(self.product.data) if self.product.data else None)
 
     def url_args(self, **changes) -> dict:
         """The filters as query arguments, for the links that keep them (the list's pages), with

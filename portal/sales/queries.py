@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 from .. import clock
 from ..beneficiaries.forms import parse_phone
 from ..beneficiaries.models import Beneficiary
+from ..cash.models import CashSession
 from ..beneficiaries.queries import search_matches
 from ..extensions import db
 from ..security import scope_clause, scoped
@@ -22,6 +23,8 @@ class SalesFilters:
 
     start: datetime | None = None
     end: datetime | None = None
+    session_id: int | None = None  # the receipts of one cash session (the open one)
+    since: datetime | None = None  # that session's opening, for the list's heading
     person: str = ""
     product_id: int | None = None
     receipt: str = ""
@@ -43,16 +46,21 @@ class SalesTotals:
         return self.sales + self.voids
 
 
-def current_period(relay_id: int) -> tuple[datetime, datetime]:
-    """The receipts the list shows when no day is chosen: those of the current local day.
-
-    The one place to change for the list to open on another set (the relay's open cash session)."""
-    return clock.day_bounds(clock.today())
+def current_period(relay_id: int) -> SalesFilters:
+    """The receipts the list opens on: the open cash session's (since it opened, whatever the day),
+    or today's when the till is closed."""
+    session = db.session.execute(select(CashSession.id, CashSession.opened_at).where(
+        CashSession.relay_id == relay_id, CashSession.closed_at.is_(None))).first()
+    if session:
+        return SalesFilters(session_id=session.id, since=session.opened_at)
+    return SalesFilters(*clock.day_bounds(clock.today()))
 
 
 def receipts(relay_id: int, filters: SalesFilters):
     """A SELECT of the relay's receipts that the filters choose, among those the user may see."""
     query = scoped(Sale).where(Sale.relay_id == relay_id)
+    if filters.session_id:
+        query = query.where(Sale.cash_session_id == filters.session_id)
     if filters.start:
         query = query.where(Sale.created_at >= filters.start)
     if filters.end:

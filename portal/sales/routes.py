@@ -14,7 +14,7 @@ from .forms import MAX_LINES, NewLine, SaleDraft, new_draft, parse_draft, parse_
 from .models import PAYMENT_METHODS, ReceiptPrint, Sale
 from .operations import LineRequest, record_sale, refund_choice, void_sale
 from .prints import PRINTED_AT, next_print_number, print_original, reprint
-from .queries import sales_list, sales_totals
+from .queries import current_period, sales_list, sales_totals
 from .rules import Offered, bill, offer, sale_problems
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
@@ -41,7 +41,8 @@ def index():
                               .offset((page - 1) * SALES_PER_PAGE)).all()
     return htmx.render("sales/index.html", "results", form=form, rows=rows, totals=totals, page=page,
                        pages=max(-(-totals.receipts // SALES_PER_PAGE), 1), methods=PAYMENT_METHODS,
-                       today=clock.today())
+                       today=clock.today(), filters=filters,
+                       till_open=bool(filters.session_id or (form.day.raw_data and current_period(relay_id).session_id)))
 
 
 @bp.get("/new")

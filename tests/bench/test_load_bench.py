@@ -84,12 +84,12 @@ if "locust" in sys.modules:
             self.client.get(f"/sales/new?beneficiary={person}", name="sale_screen")
             self.wait()
             draft = {"csrf_token": self.csrf, "token": secrets.token_urlsafe(24), "beneficiary_id": person}
-            self.client.post("/sales/new", data={**draft, "action": "add", "add_product": self.account["product"]},
+            self.client.post("/sales/new/lines", data={**draft, "add_product": self.account["product"]},
                              headers={**FRAGMENT, "X-CSRFToken": self.csrf}, name="sale_add")
             self.wait()
             line = {"line-0-product": self.account["product"], "line-0-quantity": 1,
                     "pay_cash": self.account["price"], "cash_given": "5"}
-            with self.client.post("/sales/new", data={**draft, **line, "action": "record"}, allow_redirects=False,
+            with self.client.post("/sales/new", data={**draft, **line}, allow_redirects=False,
                                   name="record_sale", catch_response=True) as recorded:
                 if recorded.status_code != 303:
                     recorded.failure(f"status {recorded.status_code}, not 303")

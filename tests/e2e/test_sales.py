@@ -660,6 +660,34 @@ def at_paris(live_server, hour: int, minute: int) -> datetime:
     return datetime.combine(in_app(live_server, clock.today), time(hour, minute), tzinfo=ZoneInfo("Europe/Paris"))
 
 
+def cheque_sale(live_server, person_id: int) -> dict:
+    """A recharge paid by cheque, recorded by the volunteer in the open session (as the screen does)."""
+    import uuid
+
+    from portal.catalogue.models import Product
+    from portal.extensions import db
+    from portal.sales.operations import LineRequest, PaymentRequest, record_sale
+    from portal.users.models import User
+
+    def work():
+        volunteer = db.session.scalar(select(User).where(User.email == VOLUNTEER))
+        recharge = db.session.scalar(select(Product).where(Product.code == RECHARGE))
+        sale = record_sale(volunteer, uuid.uuid4().hex, [LineRequest(recharge.id)],
+                           [PaymentRequest("cheque", recharge.price_cents, None, "7654321")], person_id)
+        return {"id": sale.id, "number": sale.number, "cents": sale.total_cents}
+    return in_app(live_server, work)
+
+
+def refund_in_cash(page, live_server, axe_check, sale: dict) -> None:
+    """The manager voids a cheque sale of a closed session: cash is offered first, and chosen."""
+    page.goto(f"{live_server.url}/sales/{sale['id']}/void")
+    expect(page.get_by_role("radio", name="Espèces")).to_be_checked()  # the cheque is at the bank
+    axe_check(page)
+    page.get_by_label("Motif de l'annulation", exact=True).fill("Recharge en double")
+    page.get_by_role("button", name="Annuler la vente").click()
+    expect(page).to_have_url(f"{live_server.url}/sales/{sale['id']}")
+
+
 def close_at_ten_sell_at_five_past(page, live_server, axe_check, javascript: bool) -> None:
     state = shop_state(live_server)
     with time_machine.travel(at_paris(live_server, 10, 0)):
@@ -692,17 +720,31 @@ def close_at_ten_sell_at_five_past(page, live_server, axe_check, javascript: boo
         expect(page).to_have_url(SALE_PATH)
         sale_number = recorded_sale(live_server, int(SALE_PATH.search(page.url).group(1)))["number"]
         logout(page)
+        cheque = cheque_sale(live_server, person["id"])
     with time_machine.travel(at_paris(live_server, 10, 30)):
         log_in(page, live_server, MANAGER)
         page.goto(f"{live_server.url}/cash/")
         second = close_session_on_page(page, live_server, None, till(live_server, state["relay_id"]), javascript)
         open_session_on_page(page, live_server)  # for the tests after this one
+        before_refund = till(live_server, state["relay_id"])
+    with time_machine.travel(at_paris(live_server, 10, 40)):
+        # The cheque of the closed session went to the bank: its refund is in cash, in this session.
+        refund_in_cash(page, live_server, axe_check, cheque)
+        page.goto(f"{live_server.url}/cash/close")
+        refunds = page.get_by_role("table", name="Remboursements de la session")
+        expect(refunds).to_contain_text(cheque["number"])
+        expect(refunds).to_contain_text("Espèces")
+        expect(page.locator("main")).not_to_contain_text("attendu : -")  # nothing expected below zero
+        axe_check(page)
         logout(page)
+    now = till(live_server, state["relay_id"])
+    assert now["expected"]["cheque"] == 0, now
+    assert now["expected"]["cash"] == before_refund["expected"]["cash"] - cheque["cents"], now
     before, after = closed_session(live_server, first), closed_session(live_server, second)
     assert before["closed"] == "10:00" and sale_number not in before["numbers"], before
     assert (after["opened"], after["closed"]) == ("10:05", "10:30"), after
-    assert after["numbers"] == [sale_number] and (after["first"], after["last"]) == (sale_number, sale_number)
-    assert after["sales_count"] == 1
+    assert after["numbers"] == [sale_number, cheque["number"]] and after["first"] == sale_number, after
+    assert after["last"] == cheque["number"] and after["sales_count"] == 2
 
 
 def test_close_at_ten_and_sell_at_five_past_without_javascript(page_nojs, axe_check, live_server):
