@@ -26,6 +26,19 @@ import sqlalchemy as sa
 
 from tests.bench.check import FIGURES_JSON, load_figures, summary_markdown, within_budget
 
+
+@pytest.hookimpl(trylast=True)  # after tests/conftest.py has set its moment
+def pytest_configure(config):
+    """Benchmarks run on the machine's clock, so that each figure is dated when it was measured:
+    the set moment of the unit tests (tests/conftest.py) stops here, for this process and the
+    servers it starts."""
+    from tests.conftest import TRAVEL
+
+    if TRAVEL in config.stash:
+        config.stash[TRAVEL].stop()
+        del config.stash[TRAVEL]
+    os.environ.pop("PORTAL_TEST_CLOCK_OFFSET", None)
+
 ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS_MD = ROOT / "docs" / "BENCHMARKS.md"
 CACHE_DIR = ROOT / "instance" / "bench"  # git-ignored (instance/*)

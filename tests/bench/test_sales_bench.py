@@ -26,6 +26,7 @@ RECORD_BUDGET_MS = 50  # a sale is recorded within its page's request: server p9
 def _world(app):
     from portal.beneficiaries.models import Beneficiary
     from portal.beneficiaries.operations import create_beneficiary, verify_eligibility
+    from portal.cash.models import CashSession
     from portal.catalogue.models import Product, ProductOffer
     from portal.relays.models import Relay, Territory
     from portal.stock.operations import move_stock
@@ -35,6 +36,7 @@ def _world(app):
     user.set_password("un mot de passe de banc")
     db.session.add_all([relay, user])
     db.session.flush()
+    db.session.add(CashSession(relay_id=relay.id, opening_float_cents=0))  # the till is open
     person = Beneficiary(first_name="Олена", last_name="Шевченко", eligibility_basis="asylum")
     create_beneficiary(person, user)
     verify_eligibility(person, user, clock.today())
