@@ -32,8 +32,9 @@ def configure_engine(app) -> None:
 
     @app.before_request
     def _posts_write():
-        # Every POST may write: it queues for the write lock up front instead of failing midway.
-        if request.method == "POST":
+        # Every POST may write: it queues for the write lock up front instead of failing midway;
+        # a POST that only recomputes a form (the sale screen's lines and totals) does not queue.
+        if request.method == "POST" and app.view_functions.get(request.endpoint) not in _READ_ONLY_VIEWS:
             begin_write()
 
     @event.listens_for(engine, "connect")
@@ -58,6 +59,16 @@ def configure_engine(app) -> None:
         # in between (no busy wait for a stale snapshot); a write transaction takes the lock first.
         immediate = connection.get_execution_options().get("write_transaction")
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+_READ_ONLY_VIEWS: set = set()
+
+
+def read_only(view):
+    """Mark a POST view that writes nothing (it recomputes a form from what was posted): on SQLite
+    it does not wait for, nor hold, the write lock that every other POST takes first."""
+    _READ_ONLY_VIEWS.add(view)
+    return view
 
 
 def begin_write() -> None:

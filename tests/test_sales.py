@@ -1,5 +1,7 @@
 """The sale screen (plain form first, htmx fragment second), the sale page and voids."""
+import os
 import re
+import sqlite3
 from datetime import date
 
 import pytest
@@ -90,6 +92,25 @@ def test_each_view_answers_htmx_with_the_sale_block(client, counter, url, form):
     assert fragment.text.lstrip().startswith('<form method="post" action="/sales/new" id="sale"')
     assert "<html" not in fragment.text and "Carte SIM" in fragment.text
     assert fragment.headers["Vary"] == "HX-Request, Cookie" or "HX-Request" in fragment.headers["Vary"]
+
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="SQLite's one write lock")
+def test_the_screen_answers_while_another_sale_is_being_written(app, client, counter):
+    # Adding a line and recalculating write nothing: they don't queue behind another writer (a
+    # sale being recorded, a closing) for SQLite's write lock, as every other POST does.
+    _, person, sim = counter
+    other = sqlite3.connect(db.engine.url.database, isolation_level=None)
+    other.execute("PRAGMA busy_timeout = 0")
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        draft = {"token": "t", "beneficiary_id": person.id, "line-0-product": sim.id, "pay_cash": "5,00"}
+        added = client.post(ADD, data=draft | {"add_product": sim.id}, headers=PARTIAL)
+        assert added.status_code == 200 and added.text.count("Carte SIM") >= 2
+        assert client.post(RECALCULATE, data=draft, headers=PARTIAL).status_code == 200
+        assert client.post(REMOVE, data=draft | {"line": "0"}, headers=PARTIAL).status_code == 200
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
 
 
 def test_change_is_shown_when_cash_is_given(client, counter):

@@ -67,8 +67,8 @@ def record_sale(user, token: str, lines: list[LineRequest], payments: list[Payme
             for problem in sale_problems(user, person, offered, lines, override_reason)[:1]:
                 raise Refused(problem.message, problem.field)
             products = {product_id: product for product_id, (product, _) in offered.items()}
-            sale = _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at)
-            sale.cash_session_id = session_id
+            sale = _insert_sale(user, counter, session_id, token, person, offered, lines, payments, override_reason,
+                                at)
             _take_stock(sale, products)
             append_entry(relay_id, "sale", sale.id, sale_payload(sale))
             count_sale(sale)
@@ -228,7 +228,7 @@ def _offered_products(relay_id: int, lines: list[LineRequest]) -> dict[int, Offe
     return offered
 
 
-def _insert_sale(user, counter, token, person, offered, lines, payments, override_reason, at) -> Sale:
+def _insert_sale(user, counter, session_id, token, person, offered, lines, payments, override_reason, at) -> Sale:
     amounts = bill(lines, offered)
     total, reference = amounts.total, amounts.reference
     payment_rows, change = _payments(total, payments)
@@ -237,7 +237,8 @@ def _insert_sale(user, counter, token, person, offered, lines, payments, overrid
                 number=receipt_number(user.relay.code, counter.year, counter.last_seq), form_token=token,
                 beneficiary_id=person.id if person else None, user_id=user.id, total_cents=total, created_at=at,
                 reference_total_cents=reference, change_cents=change,
-                override_reason=override_reason.strip()[:300] if user.role == Role.MANAGER else "")
+                override_reason=override_reason.strip()[:300] if user.role == Role.MANAGER else "",
+                cash_session_id=session_id)
     for line in lines:
         product = offered[line.product_id].product
         sale.lines.append(SaleLine(product_id=product.id, label=product.name, category=product.category,

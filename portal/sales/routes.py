@@ -4,6 +4,7 @@ from flask_login import current_user
 from .. import clock, htmx, payments
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
+from ..database import read_only
 from ..errors import Refused
 from ..extensions import db
 from ..forms import HIDDEN, HIDDEN_CHARACTERS, record_id
@@ -57,6 +58,7 @@ def new():
 
 
 @bp.post("/new/lines")
+@read_only
 @roles_required(*RELAY_ROLES)
 def add_line():
     """Add the chosen or scanned product. With nothing chosen it only recalculates: Enter in an
@@ -71,6 +73,7 @@ def add_line():
 
 
 @bp.post("/new/remove")
+@read_only
 @roles_required(*RELAY_ROLES)
 def remove_line():
     """Take line n (the button's value) out of the draft."""
@@ -82,6 +85,7 @@ def remove_line():
 
 
 @bp.post("/new/recalculate")
+@read_only
 @roles_required(*RELAY_ROLES)
 def recalculate():
     """The draft's totals, change and checks for what is typed, amounts kept as they are."""
