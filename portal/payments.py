@@ -30,6 +30,11 @@ def label(code: str) -> str:
     return next((method.label for method in METHODS if method.code == code), code)
 
 
+def labels() -> dict[str, str]:
+    """Every method's French name by code, in the list's order: the columns of reports and exports."""
+    return {method.code: method.label for method in METHODS}
+
+
 def at_the_till() -> list[PaymentMethod]:
     """The methods a volunteer can take a payment with, in the screen's order."""
     return [method for method in METHODS if method.code != FREE and not method.retired]

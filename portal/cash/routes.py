@@ -13,22 +13,11 @@ from . import documents
 from .forms import COUNT_FIELDS, ClosingForm, DepositForm, OpenForm
 from .models import CashSession
 from .operations import (carried_cash, cash_detail_total, close_session, open_session, open_session_of,
-                         record_deposit, session_summary, till_status)
+                         record_deposit, session_summary)
 
 bp = Blueprint("cash", __name__, url_prefix="/cash")
 
 SESSIONS_PER_PAGE = 31
-
-
-@bp.app_template_global("till_status")
-def _till_status(user):
-    """The sale screen's word on the till (templates/sales/_till.html)."""
-    return till_status(user)
-
-
-@bp.app_template_filter("payment_label")
-def _payment_label(code: str) -> str:
-    return payments.label(code)
 
 
 @bp.get("/")

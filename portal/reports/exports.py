@@ -10,13 +10,13 @@ from flask import Response, stream_with_context
 from sqlalchemy import select, tuple_
 from sqlalchemy.orm import aliased
 
+from .. import clock, payments
 from ..beneficiaries.models import Beneficiary
 from ..catalogue.models import CATEGORIES
-from .. import clock
 from ..clock import day_bounds
 from ..extensions import db
 from ..relays.models import Relay
-from ..sales.models import PAYMENT_METHODS, Payment, Sale
+from ..sales.models import Payment, Sale
 from .forms import Period
 from .masking import masked
 from .queries import Figures, relay_figures
@@ -27,7 +27,7 @@ FIGURES_HEADER = [
     "Structure", "Code", "Mois", "Du", "Au", "Nouvelles personnes", "Personnes servies", "Ventes",
     "Montant net (€)", "SIM gratuites", "Appareils",
     *(f"{label} (unités)" for label in CATEGORIES.values()),
-    *(f"{label} (€)" for label in PAYMENT_METHODS.values()),
+    *(f"{label} (€)" for label in payments.labels().values()),
     "Annulations", "Écarts de caisse", "Séances", "Participant·es", "Heures", "Attestations",
 ]
 JOURNAL_HEADER = ["Structure", "N° de reçu", "Date", "Heure", "Montant (€)", "Moyen(s) de paiement",
@@ -101,7 +101,7 @@ def _figures(f: Figures) -> list:
         masked(f.onboarded), masked(f.served), masked(f.sales), euros(f.net_cents), masked(f.free_sims),
         masked(f.devices),
         *(masked(f.categories.get(code, [0, 0])[0]) for code in CATEGORIES),
-        *(euros(f.payments.get(method, [0, 0])[1]) for method in PAYMENT_METHODS),
+        *(euros(f.payments.get(method, [0, 0])[1]) for method in payments.labels()),
         masked(f.voids), f.closing_differences, f.sessions, masked(f.participants), hours(f.minutes),
         masked(f.certificates),
     ]
@@ -139,7 +139,7 @@ def journal_rows(relay_ids: list[int], period: Period):
             for sale_id, method, cents in db.session.execute(
                     select(Payment.sale_id, Payment.method, Payment.amount_cents)
                     .where(Payment.sale_id.in_([row.id for row in batch])).order_by(Payment.id)):
-                paid[sale_id].append(f"{PAYMENT_METHODS[method]} {euros(cents)} €")
+                paid[sale_id].append(f"{payments.label(method)} {euros(cents)} €")
             for sale_id, _, _, number, created_at, total, code, voided_number, reason in batch:
                 local = created_at.replace(tzinfo=UTC).astimezone(zone)
                 yield [relay, number, day(local), f"{local.hour:02d}:{local.minute:02d}", euros(total),

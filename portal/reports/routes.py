@@ -3,15 +3,13 @@ figures only, never a person (small counts masked)."""
 from flask import Blueprint, request
 from flask_login import current_user
 
-from .. import htmx
+from .. import clock, htmx, payments
 from ..cash.operations import long_open_sessions
 from ..catalogue.models import CATEGORIES
 from ..extensions import db
 from ..ledger.operations import verify_relay
 from ..pdf import html_twin, pdf_response
 from ..relays.models import Relay
-from ..sales.models import PAYMENT_METHODS
-from .. import clock
 from ..security import Role, get_scoped_or_404, roles_required, scoped
 from ..stock.queries import relay_stock
 from . import display, documents, exports
@@ -45,7 +43,7 @@ def index():
         total_before.add(before[relay_id])
     return htmx.render("reports/index.html", form=form, period=period, previous=previous, relays=relays, now=now,
                        before=before, total=total, total_before=total_before, categories=CATEGORIES,
-                       methods=PAYMENT_METHODS, views=VIEWS, view=view)
+                       methods=payments.labels(), views=VIEWS, view=view)
 
 
 @bp.get("/relays/<int:relay_id>")
@@ -63,7 +61,7 @@ def relay(relay_id: int):
     last = last_activity(relay.id, today)
     return htmx.render(
         "reports/relay.html", form=form, relay=relay, period=period, previous=previous, f=now, b=before,
-        categories=CATEGORIES, methods=PAYMENT_METHODS, trend=monthly_trend(relay.id, last_months(today)),
+        categories=CATEGORIES, methods=payments.labels(), trend=monthly_trend(relay.id, last_months(today)),
         stock=relay_stock(relay.id), voids=recent_voids(relay.id, period.start, period.end),
         differences=closing_differences(relay.id, period.start, period.end),
         long_open=long_open_sessions(relay.id),

@@ -6,11 +6,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstra
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..clock import utcnow
-from .. import payments
 from ..extensions import db
-
-# The methods' French names, for the cash closing and the reports (the sale side reads portal.payments).
-PAYMENT_METHODS = {method.code: method.label for method in payments.METHODS}
 
 
 class ReceiptCounter(db.Model):

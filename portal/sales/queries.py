@@ -5,14 +5,14 @@ from datetime import datetime
 from sqlalchemy import and_, case, false, func, select
 from sqlalchemy.orm import selectinload
 
-from .. import clock
+from .. import clock, payments
 from ..beneficiaries.forms import parse_phone
 from ..beneficiaries.models import Beneficiary
-from ..cash.models import CashSession
 from ..beneficiaries.queries import search_matches
+from ..cash.models import CashSession
 from ..extensions import db
 from ..security import scope_clause, scoped
-from .models import PAYMENT_METHODS, Payment, Sale, SaleLine
+from .models import Payment, Sale, SaleLine
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class SalesTotals:
     voids: int = 0
     net_cents: int = 0
     # method → (number of sales paid so, net amount in cents); "free" sales bring no money.
-    methods: dict[str, tuple[int, int]] = field(default_factory=lambda: dict.fromkeys(PAYMENT_METHODS, (0, 0)))
+    methods: dict[str, tuple[int, int]] = field(default_factory=lambda: dict.fromkeys(payments.labels(), (0, 0)))
 
     @property
     def receipts(self) -> int:

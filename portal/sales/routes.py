@@ -4,6 +4,7 @@ from flask_login import current_user
 from .. import clock, htmx, payments
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
+from ..cash.operations import till_status
 from ..database import read_only
 from ..errors import Refused
 from ..extensions import db
@@ -12,7 +13,7 @@ from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_req
 from ..stock.operations import serial_in_stock
 from .filters import SalesFilterForm
 from .forms import MAX_LINES, NewLine, SaleDraft, new_draft, parse_draft, parse_new_line
-from .models import PAYMENT_METHODS, ReceiptPrint, Sale
+from .models import ReceiptPrint, Sale
 from .operations import LineRequest, record_sale, refund_choice, void_sale
 from .prints import PRINTED_AT, next_print_number, print_original, reprint
 from .queries import current_period, sales_list, sales_totals
@@ -41,7 +42,7 @@ def index():
     rows = db.session.execute(sales_list(relay_id, filters).limit(SALES_PER_PAGE)
                               .offset((page - 1) * SALES_PER_PAGE)).all()
     return htmx.render("sales/index.html", "results", form=form, rows=rows, totals=totals, page=page,
-                       pages=max(-(-totals.receipts // SALES_PER_PAGE), 1), methods=PAYMENT_METHODS,
+                       pages=max(-(-totals.receipts // SALES_PER_PAGE), 1), methods=payments.labels(),
                        today=clock.today(), filters=filters,
                        till_open=bool(filters.session_id or (form.day.raw_data and current_period(relay_id).session_id)))
 
@@ -227,7 +228,7 @@ def _screen(draft: SaleDraft, offered: dict[int, Offered]) -> dict:
         problems.setdefault(problem.field, []).append(problem.message)
     return {"draft": draft, "offered": list(offered.values()), "person": person,
             "bill": bill(draft.lines, offered), "problems": problems, "change": draft.change(),
-            "methods": payments.at_the_till(), "today": clock.today(),
+            "methods": payments.at_the_till(), "till": till_status(current_user), "today": clock.today(),
             "warning_days": current_app.config["ELIGIBILITY_WARNING_DAYS"]}
 
 
