@@ -7,7 +7,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-from .. import payments
+from .. import clock, payments
 from ..clock import local_day, utcnow
 from ..database import write_transaction
 from ..errors import Refused
@@ -48,10 +48,13 @@ def last_closed_session(relay_id: int) -> CashSession | None:
 
 def carried_cash(relay_id: int) -> int:
     """The cash counted at the relay's last closing: the float a new session starts with by default."""
-    last = last_closed_session(relay_id)
-    if last is None:
+    return _counted_cash(last_closed_session(relay_id))
+
+
+def _counted_cash(session: CashSession | None) -> int:
+    if session is None:
         return 0
-    return next((count.counted_cents for count in last.counts if count.method == payments.CASH), 0)
+    return next((count.counted_cents for count in session.counts if count.method == payments.CASH), 0)
 
 
 def _manager_only(user, what: str) -> None:
@@ -59,9 +62,9 @@ def _manager_only(user, what: str) -> None:
         raise Refused(f"Seul·e un·e référent·e peut {what}.")
 
 
-def _lock_relay(relay_id: int) -> None:
-    # A closing, an opening, a deposit and a sale of a relay take turns (PostgreSQL row lock;
-    # SQLite already holds its write lock in write_transaction()).
+def lock_relay(relay_id: int) -> None:
+    """Make a closing, an opening, a deposit and a sale of a relay take turns (PostgreSQL row lock;
+    SQLite already holds its write lock in write_transaction())."""
     db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
 
 
@@ -74,12 +77,12 @@ def open_session(user, float_cents: int | None = None, carry_over: bool = False,
         raise Refused("Indiquez le fond de caisse compté (0 s'il est vide).", "opening_float")
     try:
         with write_transaction():
-            _lock_relay(user.relay_id)
+            lock_relay(user.relay_id)
             if open_session_of(user.relay_id):
                 raise Refused("La caisse est déjà ouverte.")
             last = last_closed_session(user.relay_id) if carry_over else None
             session = CashSession(relay_id=user.relay_id, opened_at=at or utcnow(), opened_by_id=user.id,
-                                  opening_float_cents=carried_cash(user.relay_id) if carry_over else float_cents,
+                                  opening_float_cents=_counted_cash(last) if carry_over else float_cents,
                                   carried_from_id=last.id if last else None)
             db.session.add(session)
             return session
@@ -96,7 +99,7 @@ def record_deposit(user, amount_cents: int, slip: str, at: datetime | None = Non
     if not slip:
         raise Refused("Indiquez le numéro du bordereau de dépôt.", "slip_number")
     with write_transaction():
-        _lock_relay(user.relay_id)
+        lock_relay(user.relay_id)
         session = open_session_of(user.relay_id)
         if session is None:
             raise Refused("La caisse n'est pas ouverte.")
@@ -158,10 +161,9 @@ def close_session(user, counted: dict, cash_detail: dict, reason: str, at: datet
     detail = {int(value): int(count) for value, count in (cash_detail or {}).items() if count}
     counted = {method: int(counted.get(method) or 0) for method in codes}
     if detail and cash_detail_total(detail) != counted[payments.CASH]:
-        raise Refused("Le détail des billets et pièces ne donne pas le montant compté en espèces.",
-                          "counted_cash")
+        raise Refused("Le détail des billets et pièces ne donne pas le montant compté en espèces.", "counted_cash")
     with write_transaction():
-        _lock_relay(relay_id)
+        lock_relay(relay_id)
         session = open_session_of(relay_id)
         if session is None:
             raise Refused("Aucune session de caisse n'est ouverte.")
@@ -202,7 +204,5 @@ def till_status(user) -> dict:
 
 def long_open_sessions(relay_id: int) -> list[CashSession]:
     """The relay's session still open from a day before today (its till was not closed that evening)."""
-    from .. import clock
-
     session = open_session_of(relay_id)
     return [session] if session and local_day(session.opened_at) < clock.today() else []

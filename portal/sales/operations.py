@@ -9,14 +9,13 @@ from sqlalchemy.orm import selectinload
 from .. import clock
 from .. import payments as methods
 from ..beneficiaries.models import Beneficiary
-from ..cash.models import CashSession
+from ..cash.operations import lock_relay, open_session_of
 from ..catalogue.models import Product
 from ..clock import utcnow
 from ..database import write_transaction
 from ..errors import Refused
 from ..extensions import db
 from ..ledger.operations import append_entry, register_source
-from ..relays.models import Relay
 from ..reports.operations import count_sale
 from ..security import Role
 from ..stock.models import SerialItem
@@ -154,12 +153,11 @@ def _sale_with_token(token: str) -> Sale | None:
 def _open_session(relay_id: int) -> int:
     """The id of the relay's open cash session; a sale or void is refused without one. The relay
     row is locked first, as the closing does, so that a closing and a sale take turns."""
-    db.session.execute(select(Relay.id).where(Relay.id == relay_id).with_for_update())
-    session_id = db.session.scalar(select(CashSession.id).where(CashSession.relay_id == relay_id,
-                                                                CashSession.closed_at.is_(None)))
-    if session_id is None:
+    lock_relay(relay_id)
+    session = open_session_of(relay_id)
+    if session is None:
         raise Refused(NO_OPEN_SESSION)
-    return session_id
+    return session.id
 
 
 def refund_methods(sale: Sale, session_id: int | None) -> list[str]:
@@ -173,8 +171,8 @@ def refund_methods(sale: Sale, session_id: int | None) -> list[str]:
 
 def refund_choice(sale: Sale) -> dict:
     """The void form's refund methods for `sale` ({code: label}) and the default one (None: as paid)."""
-    session_id = db.session.scalar(select(CashSession.id).where(CashSession.relay_id == sale.relay_id,
-                                                                CashSession.closed_at.is_(None)))
+    session = open_session_of(sale.relay_id)
+    session_id = session.id if session else None
     same_session = sale.cash_session_id is not None and sale.cash_session_id == session_id
     codes = refund_methods(sale, session_id) if sale.total_cents else []
     return {"methods": {code: methods.label(code) for code in codes},
@@ -263,7 +261,7 @@ def _payments(total: int, payments: list[PaymentRequest]) -> tuple[list[Payment]
     paid = sum(p.amount_cents for p in payments)
     if paid != total:
         raise Refused(f"Les paiements ({euros(paid)} €) ne correspondent pas au total ({euros(total)} €).",
-                          "payments")
+                      "payments")
     change = 0
     rows = []
     for p in payments:
