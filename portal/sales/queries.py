@@ -9,7 +9,7 @@ from .. import clock, payments
 from ..beneficiaries.forms import parse_phone
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search_matches
-from ..cash.models import CashSession
+from ..cash.operations import open_session_of
 from ..extensions import db
 from ..security import scope_clause, scoped
 from .models import Payment, Sale, SaleLine
@@ -49,8 +49,7 @@ class SalesTotals:
 def current_period(relay_id: int) -> SalesFilters:
     """The receipts the list opens on: the open cash session's (since it opened, whatever the day),
     or today's when the till is closed."""
-    session = db.session.execute(select(CashSession.id, CashSession.opened_at).where(
-        CashSession.relay_id == relay_id, CashSession.closed_at.is_(None))).first()
+    session = open_session_of(relay_id)
     if session:
         return SalesFilters(session_id=session.id, since=session.opened_at)
     return SalesFilters(*clock.day_bounds(clock.today()))
