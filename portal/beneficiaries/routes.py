@@ -5,8 +5,7 @@ from flask import Blueprint, Response, abort, current_app, flash, request, url_f
 from flask_login import current_user
 from sqlalchemy import select
 
-from .. import clock
-from .. import htmx
+from .. import clock, htmx
 from ..audit.operations import record_event
 from ..certificates.operations import person_certificates
 from ..extensions import db

@@ -6,8 +6,8 @@ from flask_login import current_user
 from sqlalchemy import or_, select
 from sqlalchemy.orm import contains_eager, joinedload
 
-from ..extensions import db
 from .. import clock
+from ..extensions import db
 from ..security import scope_clause, scoped
 from ..workshops.forms import MAX_DURATION, format_clock
 from ..workshops.models import WorkshopSession

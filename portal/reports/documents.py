@@ -5,8 +5,8 @@ from datetime import date
 
 from flask import current_app
 
-from ..relays.models import Relay
 from .. import clock
+from ..relays.models import Relay
 from ..templating import local_date, number
 from .exports import months
 from .forms import Period

@@ -62,7 +62,8 @@ def count_session_change(session, old_day: date, old_minutes: int) -> None:
 
 
 def count_closing(closing) -> None:
-    """A closed cash session, counted on its local day, and its difference if the counted amounts were not the expected ones."""
+    """A closed cash session, counted on its local day, and its difference if the counted
+    amounts were not the expected ones."""
     gap = sum(abs(difference) for difference in closing.differences().values())
     figures = {("closing", ""): (1, 0)}
     if gap:

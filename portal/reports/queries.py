@@ -8,13 +8,13 @@ from flask import current_app
 from sqlalchemy import func, literal, select, union_all
 from sqlalchemy.orm import aliased
 
+from .. import clock
 from ..cash.models import CashCount, CashSession
 from ..catalogue.models import DEVICE_CATEGORIES
 from ..certificates.models import Certificate
 from ..clock import day_bounds
 from ..extensions import db
 from ..relays.models import Relay
-from .. import clock
 from ..sales.models import Sale
 from ..workshops.models import WorkshopSession
 from .models import SPANS, DailyActivity, MonthlyActivity, Span

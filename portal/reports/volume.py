@@ -28,10 +28,10 @@ from sqlalchemy import func, insert, select, text, update
 from stdnum import luhn
 from werkzeug.security import generate_password_hash
 
+from .. import payments
 from ..beneficiaries.models import Beneficiary, BeneficiaryEvent, BeneficiaryToken
 from ..beneficiaries.operations import add_months
 from ..beneficiaries.queries import CODE_ALPHABET, fold, name_tokens
-from .. import payments
 from ..cash.models import CashCount, CashSession
 from ..catalogue.models import Product, ProductOffer
 from ..clock import local_day, utcnow

@@ -6,8 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import selectinload
 
-from .. import clock
-from .. import payments as methods
+from .. import clock, payments as methods
 from ..beneficiaries.models import Beneficiary
 from ..cash.operations import lock_relay, open_session_of
 from ..catalogue.models import Product

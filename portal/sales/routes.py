@@ -4,7 +4,7 @@ from flask_login import current_user
 from .. import clock, htmx, payments
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import search
-from ..cash.operations import till_status
+from ..cash.operations import open_session_of, till_status
 from ..database import read_only
 from ..errors import Refused
 from ..extensions import db
@@ -16,7 +16,7 @@ from .forms import MAX_LINES, NewLine, SaleDraft, new_draft, parse_draft, parse_
 from .models import ReceiptPrint, Sale
 from .operations import LineRequest, record_sale, refund_choice, void_sale
 from .prints import PRINTED_AT, next_print_number, print_original, reprint
-from .queries import current_period, sales_list, sales_totals
+from .queries import sales_list, sales_totals
 from .rules import Offered, bill, offer, sale_problems
 
 bp = Blueprint("sales", __name__, url_prefix="/sales")
@@ -44,7 +44,7 @@ def index():
     return htmx.render("sales/index.html", "results", form=form, rows=rows, totals=totals, page=page,
                        pages=max(-(-totals.receipts // SALES_PER_PAGE), 1), methods=payments.labels(),
                        today=clock.today(), filters=filters,
-                       till_open=bool(filters.session_id or (form.day.raw_data and current_period(relay_id).session_id)))
+                       till_open=open_session_of(relay_id) is not None)
 
 
 @bp.get("/new")

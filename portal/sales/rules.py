@@ -76,7 +76,8 @@ def sale_problems(user, person: Beneficiary | None, offered: dict[int, Offered],
     if person is not None and not (override_reason.strip() and user.role == Role.MANAGER):
         suffix = (" Indiquez un motif pour lever la limite." if user.role == Role.MANAGER
                   else " Un·e référent·e peut lever cette limite en indiquant un motif.")
-        problems += [Problem(problem + suffix, "override_reason") for problem in _limit_problems(person, products, lines)]
+        problems += [Problem(problem + suffix, "override_reason")
+                     for problem in _limit_problems(person, products, lines)]
     return problems + _stock_problems(user.relay_id, offered, lines)
 
 

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, request, url_for
 from flask_login import current_user
 from werkzeug.datastructures import MultiDict
 
-from .. import htmx
+from .. import clock, htmx
 from ..beneficiaries.forms import parse_phone
 from ..beneficiaries.models import Beneficiary
 from ..beneficiaries.queries import possible_duplicates, search
@@ -14,7 +14,6 @@ from ..extensions import db
 from ..forms import record_id
 from ..laptops.queries import session_laptops_context, slot_clash
 from ..relays.models import Relay
-from .. import clock
 from ..security import RELAY_ROLES, Role, get_scoped_or_404, no_store, roles_required, scoped
 from . import documents, operations
 from .forms import ParcoursForm, QuickPersonForm, SessionForm, format_clock, format_duration
